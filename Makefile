@@ -1,0 +1,26 @@
+# Each target installs what it needs into .venv (created from the system python3).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: quick test venv clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+## The main job: simulate the quick datasets and print a summary.
+quick: $(STAMP)
+	$(BIN)/cdibench simulate-suite datasets/quick --out results/quick
+
+## The test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,1 @@
+"""TensorFlow automatic-differentiation solvers: the only package of cdibench that imports TensorFlow."""

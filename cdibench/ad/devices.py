@@ -1,0 +1,25 @@
+"""TensorFlow devices, for ``cdibench info`` and result provenance."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+
+def list_devices() -> list[dict]:
+    """Logical devices TensorFlow sees: name, type and (for GPUs) the device description."""
+    out = []
+    for dev in tf.config.list_physical_devices():
+        details = tf.config.experimental.get_device_details(dev) if dev.device_type == "GPU" else {}
+        out.append({"name": dev.name, "type": dev.device_type,
+                    "description": details.get("device_name", "")})
+    return out
+
+
+def tensorflow_build() -> dict:
+    """Version and CUDA build information of the loaded TensorFlow."""
+    info = tf.sysconfig.get_build_info()
+    return {"tensorflow": tf.__version__, "cuda": info.get("cuda_version"), "cudnn": info.get("cudnn_version")}

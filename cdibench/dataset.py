@@ -1,0 +1,101 @@
+"""The Dataset type: what a simulated (or measured) experiment hands to every solver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS = ("cdi", "ptycho-far", "ptycho-near", "multislice", "multislice-tomo", "fullfield-tomo")
+FARFIELD_KINDS = ("cdi", "ptycho-far", "multislice", "multislice-tomo")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Experiment geometry, SI units.
+
+    detection: "far" (Fraunhofer, centred unitary FFT) or "near" (angular spectrum over distance_m).
+    object_pixel_m: sampling of the object/probe plane [m]; detector_pixel_m: detector pixel [m]
+    (for far field lambda z / (N object_pixel_m); for near field equal to object_pixel_m).
+    """
+
+    energy_kev: float
+    distance_m: float
+    detector_pixel_m: float
+    object_pixel_m: float
+    detection: str = "far"
+
+    def __post_init__(self):
+        for name in ("energy_kev", "detector_pixel_m", "object_pixel_m"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"geometry.{name} must be finite and > 0, got {value!r}")
+        if not (np.isfinite(self.distance_m) and self.distance_m >= 0) or (
+                self.detection == "far" and self.distance_m == 0):
+            raise ValueError(f"geometry.distance_m must be > 0 (>= 0 for near field), got {self.distance_m!r}")
+        if self.detection not in ("far", "near"):
+            raise ValueError(f"geometry.detection must be 'far' or 'near', got {self.detection!r}")
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What the simulator knows and a solver must not see.
+
+    delta, beta: float32 (n_z, n_y, n_x) at the reconstruction voxel size (block-averaged from any
+    finer simulation grid). object: complex64 (n_y, n_x), the thin-object (projection) transmission,
+    or for CDI the exit wave support * transmission. probe: complex64 (n_modes, n_y, n_x), true
+    probe modes (sum of |mode|^2 is the mean intensity). positions_px: float64 (n_angles, n_pos, 2),
+    true (row, col) positions.
+    """
+
+    delta: np.ndarray
+    beta: np.ndarray
+    voxel_size_m: float
+    object: np.ndarray
+    probe: np.ndarray
+    positions_px: np.ndarray
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One experiment.
+
+    intensities: float32 (n_angles, n_positions, n_y, n_x), photons, zero frequency at
+        (n_y // 2, n_x // 2) for far field (not FFT-shifted).
+    positions_px: float64 (n_angles, n_positions, 2), recorded (row, col) of the top-left corner of
+        the probe window on the object array, in object pixels (subpixel allowed).
+    probe_guess: complex64 (n_modes, n_y, n_x), in object-plane sampling.
+    mask: uint32 (n_y, n_x) or intensities' shape; 0 = good pixel, CXI bit flags otherwise.
+    angles_rad: float64 (n_angles,), tomographic rotation about the y axis.
+    object_shape: (n_y, n_x) of the object array the positions refer to.
+    support: bool (n_y, n_x) known support (CDI) or None.
+    truth: ground truth or None (measured data).
+    spec_toml: the DatasetSpec that made it ("" for external data); seed: its seed.
+    provenance: versions, commit, host (plain JSON-able dict).
+    """
+
+    kind: str
+    intensities: np.ndarray
+    positions_px: np.ndarray
+    probe_guess: np.ndarray
+    mask: np.ndarray
+    geometry: Geometry
+    angles_rad: np.ndarray
+    object_shape: tuple[int, int]
+    support: np.ndarray | None = None
+    truth: GroundTruth | None = None
+    spec_toml: str = ""
+    seed: int | None = None
+    provenance: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_angles(self) -> int:
+        return self.intensities.shape[0]
+
+    @property
+    def n_positions(self) -> int:
+        return self.intensities.shape[1]
+
+    @property
+    def pattern_shape(self) -> tuple[int, int]:
+        return tuple(self.intensities.shape[-2:])

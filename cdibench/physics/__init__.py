@@ -1,0 +1,1 @@
+"""Numpy forward models of the experiments (no TensorFlow here)."""
