@@ -1,4 +1,4 @@
-"""Command line: ``cdibench simulate | simulate-suite | inspect | info``.
+"""Command line: ``cdibench simulate | simulate-suite | reconstruct | score | solvers | inspect | info``.
 
 Errors a user can fix (bad spec, bad file) print one line and exit 2; no traceback.
 """
@@ -39,6 +39,62 @@ def _cmd_simulate_suite(args) -> int:
     return 0
 
 
+def _parse_options(pairs: list[str]) -> dict:
+    """KEY=VALUE solver options; values parsed as TOML scalars (numbers, true/false, "strings")."""
+    from cdibench.spec import tomllib
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {pair!r} is invalid: expected KEY=VALUE")
+        try:
+            options[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key] = value
+    return options
+
+
+def _cmd_reconstruct(args) -> int:
+    from cdibench.evaluate import score
+    from cdibench.io import load_cxi
+    from cdibench.reconstruction import save_reconstruction
+    from cdibench.solvers import reconstruct, solver_config
+
+    options = _parse_options(args.option or [])
+    if args.iterations is not None:
+        options["iterations"] = args.iterations
+    config = solver_config(args.solver, options)
+    dataset = load_cxi(args.file)
+    rec = reconstruct(dataset, args.solver, config, device=args.device)
+    save_reconstruction(rec, args.output, dataset_path=str(Path(args.file).resolve()))
+    print(f"{args.solver}: {rec.status} after {rec.iterations} iterations, {rec.wall_s:.2f} s "
+          f"({rec.wall_s / max(rec.iterations, 1) * 1e3:.1f} ms/iteration) -> {args.output}")
+    if rec.message:
+        print(rec.message)
+    for key, value in score(dataset, rec).items():
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    return 0 if rec.status == "ok" else 1
+
+
+def _cmd_score(args) -> int:
+    from cdibench.evaluate import score
+    from cdibench.io import load_cxi
+    from cdibench.reconstruction import load_reconstruction
+
+    rec, dataset_path = load_reconstruction(args.file)
+    dataset_path = args.dataset or dataset_path
+    if not dataset_path:
+        raise ValueError(f"{args.file}: no dataset recorded; pass --dataset FILE.cxi")
+    scores = score(load_cxi(dataset_path), rec)
+    if not scores:
+        raise ValueError(f"{dataset_path}: no ground truth to score against")
+    print(f"{rec.solver} ({rec.status}, {rec.iterations} iterations, {rec.wall_s:.2f} s) on {dataset_path}")
+    for key, value in scores.items():
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    return 0
+
+
 def _cmd_inspect(args) -> int:
     from cdibench.inspect import inspect_png, summarize
     from cdibench.io import load_cxi
@@ -48,6 +104,14 @@ def _cmd_inspect(args) -> int:
     if args.png:
         inspect_png(dataset, args.png)
         print(f"picture -> {args.png}")
+    return 0
+
+
+def _cmd_solvers(args) -> int:
+    from cdibench.solvers import SOLVERS
+
+    for name, info in SOLVERS.items():
+        print(f"{name:14s} {', '.join(info.kinds):18s} {info.description}")
     return 0
 
 
@@ -76,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/datasets", help="folder for the CXI files")
     p.add_argument("--pattern", default="quick-*.toml", help="glob of spec files in the folder")
     p.set_defaults(func=_cmd_simulate_suite)
+    p = sub.add_parser("reconstruct", help="run a solver on a CXI dataset")
+    p.add_argument("file", help="dataset (.cxi)")
+    p.add_argument("--solver", required=True, help="solver name (see `cdibench solvers`)")
+    p.add_argument("--iterations", type=int, help="iterations (sweeps, epochs)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option (repeatable)")
+    p.add_argument("--device", help="TensorFlow device for AD solvers, e.g. /GPU:0 or /CPU:0")
+    p.add_argument("-o", "--output", required=True, help="output reconstruction (.h5)")
+    p.set_defaults(func=_cmd_reconstruct)
+    p = sub.add_parser("score", help="score a reconstruction against its dataset's ground truth")
+    p.add_argument("file", help="reconstruction (.h5)")
+    p.add_argument("--dataset", help="dataset (.cxi), if not the one recorded in the file")
+    p.set_defaults(func=_cmd_score)
+    p = sub.add_parser("solvers", help="list the solvers and the kinds they handle")
+    p.set_defaults(func=_cmd_solvers)
     p = sub.add_parser("inspect", help="summarise a CXI dataset")
     p.add_argument("file")
     p.add_argument("--png", help="write a picture of ground truth, probe and patterns")

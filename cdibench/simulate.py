@@ -243,10 +243,17 @@ def simulate(spec: DatasetSpec) -> Dataset:
                         detector_pixel_m=geo.detector_pixel, object_pixel_m=samp.pixel_m,
                         detection=geo.detection)
     return Dataset(kind=spec.kind, intensities=counts.astype(np.float32), positions_px=recorded,
-                   probe_guess=probes.probe_guess(spec.probe, probe) if spec.kind not in ("cdi", "fullfield-tomo") else probe,
+                   probe_guess=_guess(spec, probe, samp),
                    mask=mask, geometry=geometry, angles_rad=angles, object_shape=tuple(object_shape),
                    support=support, truth=truth, spec_toml=spec.to_toml(), seed=spec.seed,
                    provenance=provenance())
+
+
+def _guess(spec: DatasetSpec, probe: np.ndarray, samp: Sampling) -> np.ndarray:
+    """The probe solvers start from; the plane wave of CDI and full-field tomography is known."""
+    if spec.kind in ("cdi", "fullfield-tomo"):
+        return probe
+    return probes.probe_guess(spec.probe, probe, samp.pixel_m, spec.geometry.energy_kev)
 
 
 def probe_free_object(fine: Phantom, upsample: int, support: np.ndarray | None) -> np.ndarray:

@@ -23,3 +23,12 @@ def tensorflow_build() -> dict:
     """Version and CUDA build information of the loaded TensorFlow."""
     info = tf.sysconfig.get_build_info()
     return {"tensorflow": tf.__version__, "cuda": info.get("cuda_version"), "cudnn": info.get("cudnn_version")}
+
+
+def device_name(device: str | None = None) -> str:
+    """Human name of the device a run uses: the GPU's model when TensorFlow places work there."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and (device is None or "GPU" in device.upper()):
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return details.get("device_name", "GPU")
+    return "CPU"

@@ -16,7 +16,7 @@ total power sum_k sum |P_k|^2 = 1 (the simulator scales it to the photon budget)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import erfc
@@ -27,7 +27,7 @@ from cdibench.physics.fft import ifft2c
 from cdibench.physics.propagators import angular_spectrum_kernel, propagate
 
 PROBE_TYPES = ("gaussian", "focused", "soft-disk")
-GUESS_TYPES = ("true", "gaussian")
+GUESS_TYPES = ("true", "flat", "gaussian")
 MAX_MODES = 15  # monomials up to degree 4: higher degrees are ill-conditioned and unphysical
 SUPPORT_THRESHOLD = 1e-6  # |P|^2 above this fraction of its maximum counts as illuminated
 
@@ -45,8 +45,9 @@ class ProbeConfig:
     radius_px, edge_px, curvature_rad: soft-disk amplitude 0.5 erfc((r - radius_px) / edge_px)
         and phase curvature_rad * (r / radius_px)^2.
     n_modes, mode_decay: number of orthogonal modes; occupation w_k proportional to mode_decay**k.
-    guess: "true" (the true modes) or "gaussian" (same power and second-moment width, flat
-        phase, one mode: a deliberately wrong start for solvers).
+    guess: the probe handed to solvers: "true" (the true modes), "flat" (this probe without phase
+        curvature or defocus, one mode) or "gaussian" (same power and second-moment width, flat
+        phase, one mode): see :func:`probe_guess`.
     """
 
     type: str = "soft-disk"
@@ -179,23 +180,31 @@ def make_probe(config: ProbeConfig, shape: tuple[int, int], pixel_size_m: float,
     return (modes * np.sqrt(weights)[:, None, None]).astype(np.complex64)
 
 
-def probe_guess(config: ProbeConfig, true_probe: np.ndarray) -> np.ndarray:
+def probe_guess(config: ProbeConfig, true_probe: np.ndarray, pixel_size_m: float = 1.0,
+                energy_kev: float = 1.0) -> np.ndarray:
     """Initial probe for solvers, complex64 (n_modes_guess, n_y, n_x), per ``config.guess``.
 
-    "true": a copy of ``true_probe`` (complex (n_modes, n_y, n_x)). "gaussian": one flat-phase
-    Gaussian mode centred at (n_y // 2, n_x // 2), with the total power of ``true_probe`` and the
-    second-moment widths (sigma_y, sigma_x) of its total intensity sum_k |P_k|^2.
+    "true": a copy of ``true_probe`` (complex (n_modes, n_y, n_x)). "flat": the configured probe
+    without its phase curvature or defocus, one mode, flat phase (what an experimenter knows from
+    the optics: the aperture, not the aberrations), with the total power of ``true_probe``.
+    "gaussian": one flat-phase Gaussian mode centred at (n_y // 2, n_x // 2), with the total power of
+    ``true_probe`` and the second-moment widths (sigma_y, sigma_x) of its total intensity.
+    pixel_size_m and energy_kev matter only for "flat" focused probes.
     """
     true_probe = np.asarray(true_probe)
     require(true_probe.ndim == 3, "true_probe.shape", true_probe.shape, "(n_modes, n_y, n_x)")
     if config.guess == "true":
         return true_probe.astype(np.complex64, copy=True)
     intensity = (np.abs(true_probe.astype(np.complex128)) ** 2).sum(axis=0)
-    sigma_y, sigma_x = _rms_widths_px(intensity)
-    y, x = _centred_px(intensity.shape)
-    gaussian = np.exp(-(y / sigma_y) ** 2 / 4 - (x / sigma_x) ** 2 / 4)  # |.|^2 has sigma_y, sigma_x
-    gaussian *= np.sqrt(intensity.sum() / (gaussian**2).sum())
-    return gaussian[None].astype(np.complex64)
+    if config.guess == "flat":
+        nominal = replace(config, curvature_rad=0.0, defocus_m=0.0, n_modes=1, guess="true")
+        guess = np.abs(make_probe(nominal, intensity.shape, pixel_size_m, energy_kev)[0]).astype(np.float64)
+    else:
+        sigma_y, sigma_x = _rms_widths_px(intensity)
+        y, x = _centred_px(intensity.shape)
+        guess = np.exp(-(y / sigma_y) ** 2 / 4 - (x / sigma_x) ** 2 / 4)  # |.|^2 has sigma_y, sigma_x
+    guess *= np.sqrt(intensity.sum() / (guess**2).sum())
+    return guess[None].astype(np.complex64)
 
 
 def support_extent_px(probe: np.ndarray) -> tuple[int, int]:

@@ -1,0 +1,193 @@
+"""Ptychographic iterative engines: ePIE and rPIE, with mixed-state (multi-mode) probes.
+
+Follows A. M. Maiden & J. M. Rodenburg, "An improved ptychographical phase retrieval algorithm for
+diffractive imaging", Ultramicroscopy 109, 1256 (2009) (ePIE); A. M. Maiden, D. Johnson & P. Li,
+"Further improvements to the ptychographical iterative engine", Optica 4, 736 (2017) (rPIE); and
+P. Thibault & A. Menzel, "Reconstructing state mixtures from diffraction measurements", Nature 494,
+68 (2013) (probe modes).
+
+At scan position j (top-left corner p_j = c_j + f_j of the probe window on the object, integer part
+c_j, fraction f_j), with O_j = O[c_j : c_j + n] and P_k the probe modes shifted by f_j (Fourier ramp):
+
+    psi_k   = P_k O_j,          Psi_k = F psi_k        (F: centred unitary FFT)
+    Psi_k'  = Psi_k sqrt(I_j) / (sqrt(sum_k |Psi_k|^2) + eps)   on unmasked pixels, Psi_k elsewhere
+    D_k     = F^-1 Psi_k' - psi_k
+    O_j    += U_O(W) sum_k conj(P_k) D_k,   W = sum_k |P_k|^2
+    P_k    += U_P(|O_j|^2) conj(O_j) D_k    (then shifted back by -f_j), from iteration
+              ``update_probe_after`` on; both updates use the values before this position's update.
+
+ePIE:  U_O(W) = alpha / max W,                          U_P(V) = beta / max V
+rPIE:  U_O(W) = 1 / ((1 - alpha) W + alpha max W),      U_P(V) = 1 / ((1 - beta) V + beta max V)
+(max V over the current object window, as in common ePIE implementations.)
+
+One iteration is one sweep over all positions in a random order drawn from ``rng``. errors[n] =
+sum_j sum_unmasked (sqrt(sum_k |Psi_k|^2) - sqrt(I_j))^2 / sum_j sum_unmasked I_j, accumulated over
+sweep n with the exit waves before each position's update. Callback protocol: ``callback(n, state)``
+after sweep n with state = {"object": complex64 copy, "probe": complex64 copy, "error": errors[n]};
+a truthy return stops early.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+import scipy.fft as sfft
+
+from baselines import _checks as checks
+from baselines._fft import fft2, ifft2, shift_ramps
+
+_EPS = 1e-20  # keeps sqrt(I) / |Psi| finite where |Psi| = 0 (there Psi = 0, so the product is 0)
+
+Callback = Callable[[int, dict], "bool | None"]
+
+
+def _epie_step(weight: np.ndarray, strength: float):
+    return strength / (float(weight.max()) + _EPS)
+
+
+def _rpie_step(weight: np.ndarray, strength: float):
+    return 1.0 / ((1.0 - strength) * weight + (strength * float(weight.max()) + _EPS))
+
+
+class _Data(NamedTuple):
+    amp: np.ndarray  # float32 (n_pos, n_y, n_x), ifftshift-ed sqrt(I) (see baselines._fft)
+    bad: np.ndarray | None  # bool (n_pos, n_y, n_x) (a broadcast view), ifftshift-ed mask
+    corners: np.ndarray  # int64 (n_pos, 2)
+    ramps: tuple[np.ndarray, np.ndarray] | None  # subpixel ramps, None when every fraction is 0
+    total: float  # sum of unmasked I
+
+
+def _prepare(intensities, positions_px, probe, object_shape, object0, mask):
+    """Validate the data arguments -> (_Data, probe complex64 copy, object complex64 copy)."""
+    probe = checks.array("probe", probe, "fc", ndim=3).astype(np.complex64)
+    checks.nonzero_modes("probe", probe)
+    intensities = checks.array("intensities", intensities, "iuf", ndim=3)
+    if intensities.shape[1:] != probe.shape[1:]:
+        checks.fail("intensities", f"patterns of shape {intensities.shape[1:]}",
+                    f"the probe's window shape {probe.shape[1:]}")
+    checks.nonnegative("intensities", intensities)
+    object_shape = checks.shape2("object_shape", object_shape)
+    positions = checks.positions("positions_px", positions_px, probe.shape[1:], object_shape)
+    if len(positions) != len(intensities):
+        checks.fail("positions_px", f"{len(positions)} positions", f"one per pattern ({len(intensities)})")
+    bad = checks.bad_pixels("mask", mask, (intensities.shape[1:], intensities.shape))
+    total = float(np.sum(intensities, dtype=np.float64, where=True if bad is None else ~bad))
+    if total == 0:
+        checks.fail("intensities", "zero on every unmasked pixel", "some measured photons")
+    if object0 is None:
+        obj = np.ones(object_shape, dtype=np.complex64)
+    else:
+        obj = checks.array("object0", object0, "iufc", shape=object_shape).astype(np.complex64)
+    corners = np.floor(positions).astype(np.int64)
+    fractions = positions - corners
+    data = _Data(amp=sfft.ifftshift(np.sqrt(intensities, dtype=np.float32), axes=(-2, -1)),
+                 bad=None if bad is None else np.broadcast_to(sfft.ifftshift(bad, axes=(-2, -1)), intensities.shape),
+                 corners=corners, ramps=shift_ramps(fractions, probe.shape[1:]) if fractions.any() else None,
+                 total=total)
+    return data, probe, obj
+
+
+def _revise(psi: np.ndarray, amp: np.ndarray, bad: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """Modulus constraint on exit waves psi (k, n_y, n_x) -> (D = psi' - psi, unnormalised residual)."""
+    spec = fft2(psi)
+    mag = np.abs(spec[0]) if len(spec) == 1 else np.sqrt(_power(spec))
+    diff = mag - amp
+    mag += _EPS
+    np.divide(amp, mag, out=mag)
+    if bad is not None:
+        diff[bad] = 0
+        mag[bad] = 1
+    spec *= mag
+    delta = ifft2(spec)
+    delta -= psi
+    return delta, float(np.vdot(diff, diff))
+
+
+def _sweep(rule, data: _Data, obj, probe, order, alpha: float, beta: float, update_probe: bool) -> float:
+    """One pass over the positions in ``order``, updating obj and probe in place -> error.
+
+    probe: complex64 (k, n_y, n_x), in real space, or its spectrum fft2(probe) when data.ramps is set
+    (shifting it to a position is then one inverse FFT and shifting the update back one forward FFT).
+    """
+    n_y, n_x = data.amp.shape[1:]
+    fixed_step = None if update_probe or data.ramps is not None else rule(_power(probe), alpha)
+    residual = 0.0
+    for j in order:
+        row, col = data.corners[j]
+        patch = obj[row:row + n_y, col:col + n_x]
+        if data.ramps is None:
+            modes = probe
+        else:
+            ramp = data.ramps[0][j, :, None] * data.ramps[1][j, None, :]
+            modes = ifft2(probe * ramp)
+        psi = modes * patch
+        delta, res = _revise(psi, data.amp[j], None if data.bad is None else data.bad[j])
+        residual += res
+        step = fixed_step if fixed_step is not None else rule(_power(modes), alpha)
+        d_obj = np.einsum("kyx,kyx->yx", modes.conj(), delta)
+        if update_probe:
+            density = patch.real * patch.real + patch.imag * patch.imag
+            delta *= rule(density, beta) * patch.conj()
+            probe += delta if data.ramps is None else fft2(delta) * ramp.conj()
+        d_obj *= step
+        patch += d_obj
+    return residual / data.total
+
+
+def _power(modes: np.ndarray) -> np.ndarray:
+    """sum_k |P_k|^2, float32 (n_y, n_x)."""
+    return np.einsum("kyx,kyx->yx", modes.real, modes.real) + np.einsum("kyx,kyx->yx", modes.imag, modes.imag)
+
+
+def _pie(rule, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask, rng,
+         update_probe_after, callback) -> dict:
+    """The shared engine of :func:`epie` and :func:`rpie`; ``rule`` is the update-strength rule."""
+    n_iter = checks.integer("n_iter", n_iter, 0)
+    alpha = checks.in_range("alpha", alpha, 0.0, 1.0)
+    beta = checks.in_range("beta", beta, 0.0, 1.0)
+    update_probe_after = checks.integer("update_probe_after", update_probe_after, 0)
+    checks.callback("callback", callback)
+    generator = checks.generator(rng)
+    data, probe, obj = _prepare(intensities, positions_px, probe, object_shape, object0, mask)
+    state = probe if data.ramps is None else fft2(probe)
+    errors = []
+    for n in range(n_iter):
+        order = generator.permutation(len(data.amp))
+        errors.append(_sweep(rule, data, obj, state, order, alpha, beta, n >= update_probe_after))
+        if callback is not None and callback(n, {"object": obj.copy(), "probe": _real(state, data),
+                                                 "error": errors[-1]}):
+            break
+    return {"object": obj, "probe": _real(state, data), "errors": np.asarray(errors, dtype=np.float64)}
+
+
+def _real(state: np.ndarray, data: _Data) -> np.ndarray:
+    """The probe (complex64 copy) from the sweep's representation."""
+    return state.copy() if data.ramps is None else ifft2(state)
+
+
+def epie(intensities, positions_px, probe, object_shape, n_iter: int, alpha: float = 1.0, beta: float = 1.0,
+         object0=None, mask=None, rng=None, update_probe_after: int = 0, callback: Callback | None = None) -> dict:
+    """Extended ptychographical iterative engine (Maiden & Rodenburg 2009), mixed-state probes.
+
+    intensities: float (n_pos, n_y, n_x) >= 0, photons, centred; positions_px: float (n_pos, 2) (row,
+    col) top-left corners in object pixels, windows inside the object; probe: complex (n_modes, n_y,
+    n_x) initial guess, no all-zero mode; object_shape: (n_oy, n_ox); n_iter >= 0 sweeps; alpha, beta
+    in (0, 1]: object and probe step sizes; object0: complex (n_oy, n_ox) start (default ones); mask:
+    bool/uint (n_y, n_x) or (n_pos, n_y, n_x), nonzero = bad pixel; rng: seed or Generator (sweep
+    order); update_probe_after: first sweep (0-based) that updates the probe (>= n_iter: probe fixed).
+    Returns {"object": complex64 (n_oy, n_ox), "probe": complex64 (n_modes, n_y, n_x),
+    "errors": float64 (n_sweeps_run,)}. Equations in the module docstring.
+    """
+    return _pie(_epie_step, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
+                rng, update_probe_after, callback)
+
+
+def rpie(intensities, positions_px, probe, object_shape, n_iter: int, alpha: float = 0.1, beta: float = 1.0,
+         object0=None, mask=None, rng=None, update_probe_after: int = 0, callback: Callback | None = None) -> dict:
+    """Regularised PIE (Maiden, Johnson & Li 2017): object step 1 / ((1 - alpha) W + alpha max W) with
+    W = sum_k |P_k|^2, probe step 1 / ((1 - beta) |O|^2 + beta max |O|^2); alpha, beta in (0, 1]
+    (beta = 1 is ePIE's probe update). Arguments and return as :func:`epie`.
+    """
+    return _pie(_rpie_step, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
+                rng, update_probe_after, callback)

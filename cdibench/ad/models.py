@@ -1,0 +1,175 @@
+"""TensorFlow forward models, each mirroring the numpy simulator of one kind of experiment.
+
+A :class:`Model` is its unknowns (real float variables), a forward function
+``forward(variables, angle, positions) -> predicted intensities (B, n_y, n_x)`` for one angle and a
+batch of its scan positions, a projection ``constrain`` applied after every optimiser step, and
+``estimate`` turning the variables into numpy results. The fit loop knows nothing else, so a new
+experiment needs only a new forward function (see README, "A new experiment").
+
+- thin: 2D complex object x probe modes at subpixel positions (far-field CDI, far-field and
+  near-field ptychography); unknowns object (re, im), probe (re, im), optional support.
+- volume: 3D volume as phase and absorption per voxel, phi = k dz delta and a = k dz beta (>= 0),
+  rotated per angle (bilinear gather), propagated slice by slice (multislice), far- or near-field
+  detection: single-angle multislice, multi-angle multislice and full-field tomography.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from cdibench import units
+from cdibench.ad.tfops import fft2c, patch_indices, rotate, rotation_gather, shift_ramps
+from cdibench.physics.propagators import angular_spectrum_kernel
+from cdibench.physics.ptychography import split_positions
+
+
+@dataclass(frozen=True)
+class Model:
+    variables: dict
+    forward: Callable
+    constrain: Callable
+    estimate: Callable
+    trainable: tuple[str, ...]
+
+
+def _propagator(dataset, window, ctype):
+    """Detector operator on (..., n_y, n_x) waves: centred FFT (far field), angular spectrum over
+    the detector distance (near field), or identity (contact, distance 0)."""
+    if dataset.geometry.detection == "far":
+        return fft2c
+    kernel = detector_kernel(dataset, window, ctype)
+    if kernel is None:
+        return lambda wave: wave
+    k = tf.constant(kernel)
+    return lambda wave: tf.signal.ifft2d(tf.signal.fft2d(wave) * k)
+
+
+def _shifted_probe(probe, ramps, positions):
+    """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w)."""
+    if ramps is None:
+        return probe[None]
+    return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * tf.gather(ramps, positions)[:, None])
+
+
+def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
+    """Near-field transfer function of the dataset's detector distance (None for far field/contact)."""
+    geo = dataset.geometry
+    if geo.detection == "far" or geo.distance_m == 0:
+        return None
+    lam = float(units.wavelength_m(geo.energy_kev))
+    return angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.distance_m).astype(dtype)
+
+
+def _position_constants(positions_px, window, object_shape, ctype):
+    """Gather indices (n_a, n_p, w*w) and subpixel ramps (n_a, n_p, w, w) or None if all integer."""
+    flat = positions_px.reshape(-1, 2)
+    corners, fractions = split_positions(flat)
+    indices = patch_indices(corners, window, object_shape).reshape(positions_px.shape[:2] + (-1,))
+    ramps = None
+    if np.any(fractions):
+        ramps = shift_ramps(fractions, window, ctype).reshape(positions_px.shape[:2] + tuple(window))
+    return tf.constant(indices), (None if ramps is None else tf.constant(ramps))
+
+
+def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=np.float32) -> Model:
+    """Thin-object model for 'cdi', 'ptycho-far' and 'ptycho-near'.
+
+    The probe is stored divided by its RMS amplitude so that object and probe unknowns are O(1)
+    and one learning rate suits both.
+    """
+    ctype = np.complex64 if dtype == np.float32 else np.complex128
+    window = tuple(probe_guess.shape[-2:])
+    n_oy, n_ox = dataset.object_shape
+    indices, ramps = _position_constants(dataset.positions_px, window, dataset.object_shape, ctype)
+    detect = _propagator(dataset, window, ctype)
+    scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
+    variables = {
+        "object_re": tf.Variable(np.ones((n_oy, n_ox), dtype), name="object_re"),
+        "object_im": tf.Variable(np.zeros((n_oy, n_ox), dtype), name="object_im"),
+        "probe_re": tf.Variable((probe_guess.real / scale).astype(dtype), name="probe_re"),
+        "probe_im": tf.Variable((probe_guess.imag / scale).astype(dtype), name="probe_im"),
+    }
+    mask = None if support is None else tf.constant(support.astype(dtype))
+
+    def obj(v):
+        o = tf.complex(v["object_re"], v["object_im"])
+        return o if mask is None else o * tf.cast(mask, o.dtype)
+
+    def forward(v, angle, positions):
+        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale, ctype)
+        patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(indices[angle], positions))
+        patches = tf.reshape(patches, (-1, 1) + window)
+        wave = _shifted_probe(probe, None if ramps is None else ramps[angle], positions) * patches
+        far = detect(wave)
+        return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
+
+    def constrain(v):
+        if mask is not None:
+            v["object_re"].assign(v["object_re"] * mask)
+            v["object_im"].assign(v["object_im"] * mask)
+
+    def estimate(v):
+        return {"object": obj(v).numpy().astype(np.complex64),
+                "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
+
+    trainable = ("object_re", "object_im") + (("probe_re", "probe_im") if refine_probe else ())
+    return Model(variables, forward, constrain, estimate, trainable)
+
+
+def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, dtype=np.float32) -> Model:
+    """Multislice model for 'multislice', 'multislice-tomo' and 'fullfield-tomo'.
+
+    Unknowns: phase and absorption per voxel (phi = k dz delta, a = k dz beta, both >= 0), shape
+    volume_shape (n_z, n_y, n_x); one multislice step per voxel; the incident probe is defined at
+    the first slice plane and the exit wave at the last, like the simulator.
+    """
+    ctype = np.complex64 if dtype == np.float32 else np.complex128
+    window = tuple(probe_guess.shape[-2:])
+    n_z, n_y, n_x = volume_shape
+    geo = dataset.geometry
+    lam = float(units.wavelength_m(geo.energy_kev))
+    slice_kernel = tf.constant(angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.object_pixel_m).astype(ctype))
+    detect = _propagator(dataset, window, ctype)
+    indices, ramps = _position_constants(dataset.positions_px, window, (n_y, n_x), ctype)
+    rot = [rotation_gather(a, n_z, n_x) for a in dataset.angles_rad]
+    rot_idx = tf.constant(np.stack([r[0] for r in rot]))
+    rot_w = tf.constant(np.stack([r[1] for r in rot]).astype(dtype))
+    rotating = bool(np.any(dataset.angles_rad != 0))
+    scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
+    variables = {
+        "phase": tf.Variable(np.zeros(volume_shape, dtype), name="phase"),
+        "absorption": tf.Variable(np.zeros(volume_shape, dtype), name="absorption"),
+        "probe_re": tf.Variable((probe_guess.real / scale).astype(dtype), name="probe_re"),
+        "probe_im": tf.Variable((probe_guess.imag / scale).astype(dtype), name="probe_im"),
+    }
+
+    def forward(v, angle, positions):
+        phase, absorption = v["phase"], v["absorption"]
+        if rotating:
+            phase = rotate(phase, rot_idx[angle], rot_w[angle])
+            absorption = rotate(absorption, rot_idx[angle], rot_w[angle])
+        trans = tf.exp(tf.complex(-absorption, -phase))
+        slices = tf.gather(tf.reshape(trans, (n_z, n_y * n_x)), tf.gather(indices[angle], positions), axis=1)
+        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale, ctype)
+        wave = _shifted_probe(probe, None if ramps is None else ramps[angle], positions)
+        for j, t in enumerate(tf.unstack(tf.reshape(slices, (n_z, -1, 1) + window))):
+            wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
+        far = detect(wave)
+        return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
+
+    def constrain(v):
+        v["phase"].assign(tf.maximum(v["phase"], 0))
+        v["absorption"].assign(tf.maximum(v["absorption"], 0))
+
+    def estimate(v):
+        k_dz = units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m
+        return {"delta": (v["phase"].numpy() / k_dz).astype(np.float32),
+                "beta": (v["absorption"].numpy() / k_dz).astype(np.float32),
+                "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
+
+    trainable = ("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
+    return Model(variables, forward, constrain, estimate, trainable)

@@ -1,0 +1,85 @@
+"""TensorFlow building blocks mirroring cdibench.physics: centred unitary FFT, subpixel shifts,
+patch gathers and the volume rotation as a sparse linear operator.
+
+Complex-gradient convention (TensorFlow's, tested in tests/test_ad_gradients.py): for a real loss
+L of a complex tensor z = x + i y, ``tape.gradient(L, z)`` returns dL/dx + i dL/dy (the conjugate
+Wirtinger derivative times 2). cdibench keeps every unknown as float32 real tensors (real and
+imaginary parts, or delta/beta), so optimisers only ever see real gradients.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cdibench.physics.tomography import rotation_matrix  # noqa: E402
+
+
+def fft2c(x: tf.Tensor) -> tf.Tensor:
+    """Centred unitary 2D FFT over the last two axes (zero frequency at n // 2), like physics.fft."""
+    n_y, n_x = x.shape[-2], x.shape[-1]
+    x = tf.roll(x, shift=(-(n_y // 2), -(n_x // 2)), axis=(-2, -1))
+    x = tf.signal.fft2d(x) * tf.cast(1.0 / np.sqrt(n_y * n_x), x.dtype)
+    return tf.roll(x, shift=(n_y // 2, n_x // 2), axis=(-2, -1))
+
+
+def ifft2c(x: tf.Tensor) -> tf.Tensor:
+    """Inverse of :func:`fft2c`."""
+    n_y, n_x = x.shape[-2], x.shape[-1]
+    x = tf.roll(x, shift=(-(n_y // 2), -(n_x // 2)), axis=(-2, -1))
+    x = tf.signal.ifft2d(x) * tf.cast(np.sqrt(n_y * n_x), x.dtype)
+    return tf.roll(x, shift=(n_y // 2, n_x // 2), axis=(-2, -1))
+
+
+def shift_ramps(fractions: np.ndarray, window: tuple[int, int], dtype=np.complex64) -> np.ndarray:
+    """Fourier phase ramps that shift a window by (dy, dx) px, unshifted FFT order.
+
+    fractions: float (n, 2) -> complex (n, w_y, w_x); the same ramp physics.fft.fourier_shift uses.
+    """
+    f_y = np.fft.fftfreq(window[0])[:, None]
+    f_x = np.fft.fftfreq(window[1])[None, :]
+    phase = fractions[:, 0, None, None] * f_y + fractions[:, 1, None, None] * f_x
+    return np.exp(-2j * np.pi * phase).astype(dtype)
+
+
+def patch_indices(corners: np.ndarray, window: tuple[int, int], object_shape: tuple[int, int]) -> np.ndarray:
+    """Flat object indices of each probe window: int32 (n, w_y * w_x), for tf.gather."""
+    rows = corners[:, 0, None, None] + np.arange(window[0])[None, :, None]
+    cols = corners[:, 1, None, None] + np.arange(window[1])[None, None, :]
+    return (rows * object_shape[1] + cols).reshape(len(corners), -1).astype(np.int32)
+
+
+def rotation_gather(angle_rad: float, n_z: int, n_x: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear rotation about y in the z-x plane as a 4-neighbour gather.
+
+    Returns indices int32 (n_z n_x, 4) into the flattened (z, x) plane and weights float32
+    (n_z n_x, 4); out-of-grid neighbours get weight 0 (vacuum). Same centre and sign as
+    physics.tomography.rotate_volume, which the simulator uses with cubic splines: the model
+    interpolates differently, so no result rests on the inverse crime.
+    """
+    centre = np.array([n_z // 2, n_x // 2], dtype=float)
+    out = np.stack(np.meshgrid(np.arange(n_z), np.arange(n_x), indexing="ij"), -1).reshape(-1, 2)
+    src = (out - centre) @ rotation_matrix(angle_rad).T + centre
+    base = np.floor(src).astype(np.int64)
+    frac = src - base
+    indices, weights = [], []
+    for dz in (0, 1):
+        for dx in (0, 1):
+            z, x = base[:, 0] + dz, base[:, 1] + dx
+            w = (frac[:, 0] if dz else 1 - frac[:, 0]) * (frac[:, 1] if dx else 1 - frac[:, 1])
+            inside = (z >= 0) & (z < n_z) & (x >= 0) & (x < n_x)
+            indices.append(np.where(inside, z * n_x + x, 0))
+            weights.append(np.where(inside, w, 0.0))
+    return np.stack(indices, 1).astype(np.int32), np.stack(weights, 1).astype(np.float32)
+
+
+def rotate(volume: tf.Tensor, indices: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Rotate a real (n_z, n_y, n_x) volume with a :func:`rotation_gather` (differentiable)."""
+    n_z, n_y, n_x = volume.shape
+    flat = tf.reshape(tf.transpose(volume, (0, 2, 1)), (n_z * n_x, n_y))
+    rotated = tf.einsum("pk,pky->py", weights, tf.gather(flat, indices))
+    return tf.transpose(tf.reshape(rotated, (n_z, n_x, n_y)), (0, 2, 1))

@@ -1,0 +1,81 @@
+"""Scores of a reconstruction against its dataset's ground truth, after the alignment each kind of
+experiment needs (metrics.align): the common entry of solvers, runner and CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cdibench import metrics
+from cdibench.physics.ptychography import exit_waves
+
+THIN_KINDS = ("cdi", "ptycho-far", "ptycho-near")
+
+
+def illuminated_region(dataset, fraction: float = 0.1) -> np.ndarray:
+    """Where the true probe's summed intensity over all (true) positions exceeds ``fraction`` of its
+    maximum: bool (n_y, n_x). For CDI: the known support."""
+    if dataset.kind == "cdi":
+        return dataset.support
+    truth = dataset.truth
+    ones = np.ones(dataset.object_shape, np.complex64)
+    power = np.zeros(dataset.object_shape)
+    window = truth.probe.shape[-2:]
+    for p in truth.positions_px[0]:
+        wave = exit_waves(ones, truth.probe, p[None])[0]
+        r, c = np.floor(p).astype(int)
+        power[r:r + window[0], c:c + window[1]] += (np.abs(wave) ** 2).sum(axis=0)
+    return power > fraction * power.max()
+
+
+def _volume_truth(dataset):
+    """The quantity a volume is scored on: delta (phase contrast), or beta for contact full-field
+    tomography, where the phase is invisible."""
+    contact = dataset.kind == "fullfield-tomo" and dataset.geometry.distance_m == 0
+    return ("beta", dataset.truth.beta) if contact else ("delta", dataset.truth.delta)
+
+
+def metric_function(dataset):
+    """estimate dict -> metrics dict, for per-iteration histories (None without ground truth)."""
+    if dataset.truth is None:
+        return None
+    if dataset.kind in THIN_KINDS:
+        region = illuminated_region(dataset)
+        cdi = dataset.kind == "cdi"
+
+        def thin(estimate):
+            scores = metrics.score_complex(estimate["object"], dataset.truth.object, region, twin=cdi,
+                                           scale=not cdi)
+            return {k: scores[k] for k in ("nrmse", "ssim_phase", "ssim_amplitude")}
+        return thin
+    name, truth = _volume_truth(dataset)
+
+    def volume(estimate):
+        if estimate.get(name) is None:
+            return {}
+        scores = metrics.score_volume(estimate[name], truth)
+        return {f"{k}": scores[k] for k in ("nrmse", "nrmse_in", "ssim", "ssim_in")}
+    return volume
+
+
+def score(dataset, reconstruction) -> dict:
+    """Final scores: the per-iteration metrics plus resolution (FRC in 2D, FSC in 3D, 1/2-bit)."""
+    fn = metric_function(dataset)
+    if fn is None:
+        return {}
+    estimate = {k: getattr(reconstruction, k) for k in ("object", "delta", "beta")}
+    out = dict(fn(estimate))
+    pixel = dataset.geometry.object_pixel_m
+    if dataset.kind in THIN_KINDS and reconstruction.object is not None:
+        region = illuminated_region(dataset)
+        rows, cols = np.nonzero(region)
+        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        aligned, _ = metrics.align(reconstruction.object, dataset.truth.object, region=region,
+                                   twin=dataset.kind == "cdi", scale=dataset.kind != "cdi")
+        freq, curve, threshold = metrics.frc(aligned[box] * region[box], dataset.truth.object[box] * region[box])
+        out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
+    else:
+        name, truth = _volume_truth(dataset)
+        if estimate.get(name) is not None:
+            freq, curve, threshold = metrics.fsc(estimate[name], truth)
+            out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
+    return out

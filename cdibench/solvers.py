@@ -1,0 +1,233 @@
+"""The solver registry: name -> (kinds it handles, config class, defaults, run function).
+
+Adapters convert a Dataset into the plain arrays of the numpy baselines or hand it to the
+TensorFlow AD solvers (imported only when an AD solver runs). Each returns a Reconstruction whose
+history has the loss, the wall time and, every ``metrics_every`` iterations, the metrics against
+the ground truth (not timed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cdibench import units
+from cdibench.ad.config import FitConfig, VolumeFitConfig
+from cdibench.config import from_mapping, require
+from cdibench.evaluate import metric_function
+from cdibench.provenance import provenance
+from cdibench.reconstruction import Reconstruction, Recorder
+from cdibench.validate import validate_dataset
+
+
+@dataclass(frozen=True)
+class HioConfig:
+    """Alternating HIO/ER cycles (er_iter = 0: pure HIO); ``iterations`` counts both kinds."""
+
+    iterations: int = 200
+    hio_iter: int = 40
+    er_iter: int = 10
+    beta: float = 0.9
+    shrinkwrap_every: int = 0
+    metrics_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        require(self.iterations >= 0, "iterations", self.iterations, ">= 0")
+        require(self.hio_iter + self.er_iter > 0, "hio_iter", self.hio_iter, "hio_iter + er_iter > 0")
+
+
+@dataclass(frozen=True)
+class ErConfig:
+    iterations: int = 200
+    metrics_every: int = 10
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PieConfig:
+    """ePIE/rPIE sweeps; alpha, beta: object and probe step sizes."""
+
+    iterations: int = 100
+    alpha: float = 1.0
+    beta: float = 1.0
+    update_probe_after: int = 0
+    metrics_every: int = 10
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FbpConfig:
+    filter: str = "ram-lak"
+
+
+@dataclass(frozen=True)
+class PtychoFbpConfig:
+    """Per-angle ePIE sweeps, then FBP; refocus the exit waves to the rotation centre (REGIMES.md)."""
+
+    iterations: int = 50
+    alpha: float = 1.0
+    beta: float = 1.0
+    filter: str = "ram-lak"
+    refocus: bool = True
+    n_slices: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    kinds: tuple[str, ...]
+    config: type
+    run: Callable
+    defaults: dict = field(default_factory=dict)
+    description: str = ""
+
+
+def _history_callback(recorder: Recorder, key: str = "error"):
+    def callback(n, state):
+        recorder.record(n + 1, state[key], lambda: state)
+    return callback
+
+
+def _result(name, config, recorder, **arrays) -> Reconstruction:
+    return Reconstruction(solver=name, config=asdict(config), history=recorder.history(),
+                          provenance=provenance(seed=getattr(config, "seed", None)), **arrays)
+
+
+def _run_hio(name, ds, config: HioConfig, recorder, device=None):
+    from baselines import hio_er
+    per_cycle = config.hio_iter + config.er_iter
+    out = hio_er(np.sqrt(ds.intensities[0, 0]), ds.support, math.ceil(config.iterations / per_cycle),
+                 config.hio_iter, config.er_iter, config.beta, shrinkwrap_every=config.shrinkwrap_every,
+                 mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
+                 callback=_history_callback(recorder))
+    return _result(name, config, recorder, object=out["object"].astype(np.complex64))
+
+
+def _run_er(name, ds, config: ErConfig, recorder, device=None):
+    from baselines import er
+    x, _ = er(np.sqrt(ds.intensities[0, 0]), ds.support, config.iterations,
+              mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
+              callback=_history_callback(recorder))
+    return _result(name, config, recorder, object=(x * ds.support).astype(np.complex64))
+
+
+def _run_pie(name, ds, config: PieConfig, recorder, device=None):
+    import baselines
+    engine = baselines.rpie if name == "rpie" else baselines.epie
+    mask = ds.mask if ds.mask.ndim == 2 else ds.mask[0]
+    out = engine(ds.intensities[0], ds.positions_px[0], ds.probe_guess, ds.object_shape, config.iterations,
+                 alpha=config.alpha, beta=config.beta, mask=mask, rng=config.seed,
+                 update_probe_after=config.update_probe_after, callback=_history_callback(recorder))
+    return _result(name, config, recorder, object=out["object"], probe=out["probe"])
+
+
+def _fit_depth(volume: np.ndarray, n_z: int) -> np.ndarray:
+    """Crop or zero-pad FBP's (n_x, n_y, n_x) volume along z to n_z, keeping the centre n // 2."""
+    out = np.zeros((n_z,) + volume.shape[1:], np.float32)
+    src0, dst0 = volume.shape[0] // 2, n_z // 2
+    lo = min(src0, dst0)
+    hi = min(volume.shape[0] - src0, n_z - dst0)
+    out[dst0 - lo:dst0 + hi] = volume[src0 - lo:src0 + hi]
+    return out
+
+
+def _spec_depth(ds, n_slices: int) -> int:
+    from cdibench.spec import spec_from_toml
+    if n_slices:
+        return n_slices
+    return spec_from_toml(ds.spec_toml).phantom.shape_px[0] if ds.spec_toml else ds.object_shape[1]
+
+
+def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
+    from baselines import fbp
+    flat = np.abs(ds.probe_guess[0]) ** 2
+    k_dz = units.wavenumber_per_m(ds.geometry.energy_kev) * ds.geometry.object_pixel_m
+    frames = np.maximum(ds.intensities[:, 0], 0.5)  # zero counts: -log undefined; half a photon
+    projected_beta = -np.log(frames / flat) / (2 * k_dz)  # |t|^2 = exp(-2 k dz sum beta)
+    beta = fbp(projected_beta, ds.angles_rad, filter=config.filter)
+    recorder.record(1, 0.0)
+    return _result(name, config, recorder, beta=_fit_depth(beta.astype(np.float32), _spec_depth(ds, 0)))
+
+
+def _run_ptycho_fbp(name, ds, config: PtychoFbpConfig, recorder, device=None):
+    from baselines import ptycho_fbp
+    n_z = _spec_depth(ds, config.n_slices)
+    dx = ds.geometry.object_pixel_m
+    # the exit wave lies at the last slice; the rotation centre is slice n_z // 2
+    refocus = -(n_z - 1 - n_z // 2) * dx if config.refocus else 0.0
+    bar = tqdm(total=ds.n_angles, desc="ePIE per angle", leave=False, disable=None)
+
+    def callback(stage, angle_index, info):
+        if stage == "epie":
+            bar.update(1)
+    out = ptycho_fbp(ds.intensities, ds.positions_px, ds.probe_guess, ds.object_shape, ds.angles_rad,
+                     float(units.wavelength_m(ds.geometry.energy_kev)), dx, n_iter=config.iterations,
+                     refocus_m=refocus, filter=config.filter, rng=config.seed,
+                     epie_kwargs={"alpha": config.alpha, "beta": config.beta}, callback=callback)
+    bar.close()
+    recorder.record(config.iterations, float(np.mean([e[-1] for e in out["errors"]])) if len(out["errors"]) else 0.0)
+    return _result(name, config, recorder, delta=_fit_depth(out["delta"].astype(np.float32), n_z),
+                   beta=_fit_depth(out["beta"].astype(np.float32), n_z))
+
+
+def _run_ad_thin(name, ds, config, recorder, device=None):
+    from cdibench.ad.solvers import solve_thin
+    return solve_thin(name, ds, config, recorder, device)
+
+
+def _run_ad_volume(name, ds, config, recorder, device=None):
+    from cdibench.ad.solvers import solve_volume
+    return solve_volume(name, ds, config, recorder, device)
+
+
+SOLVERS: dict[str, SolverInfo] = {
+    "hio": SolverInfo(("cdi",), HioConfig, _run_hio, description="HIO/ER cycles (Fienup 1982), numpy"),
+    "er": SolverInfo(("cdi",), ErConfig, _run_er, description="error reduction (Fienup 1982), numpy"),
+    "epie": SolverInfo(("ptycho-far",), PieConfig, _run_pie, description="ePIE (Maiden & Rodenburg 2009), numpy"),
+    "rpie": SolverInfo(("ptycho-far",), PieConfig, _run_pie, {"alpha": 0.1},
+                       "rPIE (Maiden, Johnson & Li 2017), numpy"),
+    "fbp": SolverInfo(("fullfield-tomo",), FbpConfig, _run_fbp, description="filtered back projection of -log I"),
+    "ptycho-fbp": SolverInfo(("multislice-tomo",), PtychoFbpConfig, _run_ptycho_fbp,
+                             description="ePIE per angle -> refocus -> unwrap -> FBP (the conventional pipeline)"),
+    "ad-cdi": SolverInfo(("cdi",), FitConfig, _run_ad_thin, {"learning_rate": 0.1, "iterations": 300},
+                         "AD far-field CDI, known support (TensorFlow)"),
+    "ad-ptycho": SolverInfo(("ptycho-far",), FitConfig, _run_ad_thin, {"learning_rate": 0.01, "batch_size": 12},
+                            "AD far-field ptychography (TensorFlow)"),
+    "ad-nearfield": SolverInfo(("ptycho-near",), FitConfig, _run_ad_thin, {"learning_rate": 0.01},
+                               "AD near-field ptychography (TensorFlow)"),
+    "ad-multislice": SolverInfo(("multislice",), VolumeFitConfig, _run_ad_volume, {"learning_rate": 3e-4},
+                                "AD single-angle multislice ptychography (TensorFlow)"),
+    "ad-tomo": SolverInfo(("multislice-tomo",), VolumeFitConfig, _run_ad_volume, {"learning_rate": 3e-4},
+                          "AD multi-angle multislice ptychography: 3D beyond the depth of focus (TensorFlow)"),
+    "ad-fullfield": SolverInfo(("fullfield-tomo",), VolumeFitConfig, _run_ad_volume, {"learning_rate": 3e-4},
+                               "AD full-field projection tomography (TensorFlow)"),
+}
+
+
+def solver_config(name: str, options: Mapping | None = None):
+    """The solver's frozen config from its defaults updated by ``options``; errors name the option."""
+    if name not in SOLVERS:
+        raise ValueError(f"solver = {name!r} is unknown: expected one of {', '.join(SOLVERS)}")
+    info = SOLVERS[name]
+    return from_mapping(info.config, {**info.defaults, **dict(options or {})}, f"solver {name!r} option")
+
+
+def reconstruct(dataset, name: str, config=None, *, progress: bool = True, device: str | None = None) -> Reconstruction:
+    """Run solver ``name`` on ``dataset`` (validated first); per-iteration metrics if truth is known."""
+    config = solver_config(name) if config is None else config
+    info = SOLVERS[name]
+    if dataset.kind not in info.kinds:
+        raise ValueError(f"solver {name!r} handles kinds {info.kinds}, not this dataset's kind {dataset.kind!r}")
+    dataset = validate_dataset(dataset)
+    total = getattr(config, "iterations", 1)
+    bar = tqdm(total=total, desc=name, disable=not progress, leave=False)
+    try:
+        recorder = Recorder(metric_function(dataset), getattr(config, "metrics_every", 10), bar)
+        return info.run(name, dataset, config, recorder, device)
+    finally:
+        bar.close()
