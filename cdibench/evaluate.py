@@ -4,6 +4,7 @@ experiment needs (metrics.align): the common entry of solvers, runner and CLI.""
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from cdibench import metrics
 from cdibench.physics.ptychography import exit_waves
@@ -25,6 +26,38 @@ def illuminated_region(dataset, fraction: float = 0.1) -> np.ndarray:
         r, c = np.floor(p).astype(int)
         power[r:r + window[0], c:c + window[1]] += (np.abs(wave) ** 2).sum(axis=0)
     return power > fraction * power.max()
+
+
+def measured_volume(dataset) -> tuple[tuple[slice, slice, slice], np.ndarray]:
+    """The part of the volume every angle's scan illuminates: (bounding box, bool mask in the box).
+
+    Rows: those the scan lights (>= 30 % of the peak, angle 0). In the z-x plane: the disk about
+    the rotation centre (n_z // 2, n_x // 2) inside the lit columns, which every angle sees.
+    Full-field data light everything.
+    """
+    n_z, n_y, n_x = dataset.truth.delta.shape
+    if dataset.kind == "fullfield-tomo":
+        return (slice(None),) * 3, np.ones((n_z, n_y, n_x), bool)
+    lit = illuminated_region(dataset, 0.3)
+    rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+    if dataset.n_angles == 1:
+        box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        return box, np.ones((n_z, len(rows), len(cols)), bool)
+    radius = min(n_x // 2 - cols[0], cols[-1] - n_x // 2)
+    z0, x0 = max(n_z // 2 - radius, 0), n_x // 2 - radius
+    box = (slice(z0, n_z // 2 + radius + 1), slice(rows[0], rows[-1] + 1), slice(x0, n_x // 2 + radius + 1))
+    z = np.arange(n_z)[box[0]] - n_z // 2
+    x = np.arange(n_x)[box[2]] - n_x // 2
+    disk = z[:, None] ** 2 + x[None, :] ** 2 <= radius**2
+    return box, np.broadcast_to(disk[:, None, :], (len(z), len(rows), len(x)))
+
+
+def volume_scores(estimate: np.ndarray, truth: np.ndarray, dataset) -> dict:
+    """metrics.score_volume inside the measured volume; "_in" scores inside the sample there."""
+    box, measured = measured_volume(dataset)
+    est, tru = estimate[box], truth[box]
+    sample = ndimage.binary_dilation(tru != 0, iterations=2) & measured
+    return metrics.score_volume(np.where(measured, est, 0), np.where(measured, tru, 0), sample)
 
 
 def _volume_truth(dataset):
@@ -52,8 +85,8 @@ def metric_function(dataset):
     def volume(estimate):
         if estimate.get(name) is None:
             return {}
-        scores = metrics.score_volume(estimate[name], truth)
-        return {f"{k}": scores[k] for k in ("nrmse", "nrmse_in", "ssim", "ssim_in")}
+        scores = volume_scores(estimate[name], truth, dataset)
+        return {k: scores[k] for k in ("nrmse", "nrmse_in", "ssim", "ssim_in")}
     return volume
 
 
@@ -76,6 +109,8 @@ def score(dataset, reconstruction) -> dict:
     else:
         name, truth = _volume_truth(dataset)
         if estimate.get(name) is not None:
-            freq, curve, threshold = metrics.fsc(estimate[name], truth)
+            box, measured = measured_volume(dataset)
+            freq, curve, threshold = metrics.fsc(np.where(measured, estimate[name][box], 0),
+                                                 np.where(measured, truth[box], 0))
             out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
     return out

@@ -153,6 +153,12 @@ def _rotated(phantom: Phantom, angle: float, order: int) -> Phantom:
                    phantom.voxel_size_m, phantom.energy_kev, phantom.name)
 
 
+def _projected(phantom: Phantom) -> Phantom:
+    """One slice carrying the whole projected delta, beta (same transmission, no inner diffraction)."""
+    return Phantom(phantom.delta.sum(axis=0, keepdims=True), phantom.beta.sum(axis=0, keepdims=True),
+                   phantom.voxel_size_m, phantom.energy_kev, phantom.name)
+
+
 def _pad(phantom: Phantom, pad: int) -> Phantom:
     widths = ((0, 0), (pad, pad), (pad, pad))
     return Phantom(np.pad(phantom.delta, widths), np.pad(phantom.beta, widths), phantom.voxel_size_m,
@@ -168,6 +174,8 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     for a, angle in enumerate(tqdm(angles, desc=f"simulate {spec.name}", leave=False,
                                    disable=len(angles) < 4)):
         rotated = _rotated(phantom, angle, spec.simulation.rotation_order) if angle else phantom
+        if spec.simulation.projection_approximation:
+            rotated = _projected(rotated)
         per_energy = [(e0, 1.0)] if far else list(zip(energies, weights))
         total = 0.0
         for energy, weight in per_energy:

@@ -67,13 +67,21 @@ class FbpConfig:
 
 @dataclass(frozen=True)
 class PtychoFbpConfig:
-    """Per-angle ePIE sweeps, then FBP; refocus the exit waves to the rotation centre (REGIMES.md)."""
+    """Per-angle ePIE sweeps, then FBP of the unwrapped phase and log-amplitude.
+
+    refocus_fraction: propagate each reconstructed object by this fraction of the distance from the
+    probe's reference plane (the sample's entrance face, where the dataset's probe is defined) to
+    the rotation centre, n_slices // 2 voxels downstream (REGIMES.md: refocusing to the centre is
+    essential for a fair conventional baseline); 0: no refocus. Probe refinement can move the
+    plane ePIE reconstructs, so the best value may differ: sweep it for a best-case baseline.
+    """
 
     iterations: int = 50
     alpha: float = 1.0
     beta: float = 1.0
+    update_probe_after: int = 0
     filter: str = "ram-lak"
-    refocus: bool = True
+    refocus_fraction: float = 1.0
     n_slices: int = 0
     seed: int = 0
 
@@ -98,22 +106,33 @@ def _result(name, config, recorder, **arrays) -> Reconstruction:
                           provenance=provenance(seed=getattr(config, "seed", None)), **arrays)
 
 
+def _cdi_object(ds, exit_wave: np.ndarray) -> np.ndarray:
+    """Exit wave -> object: divide by the known plane-wave illumination (the probe of a CDI dataset)."""
+    return (exit_wave * ds.support / ds.probe_guess[0]).astype(np.complex64)
+
+
+def _cdi_callback(ds, recorder: Recorder):
+    def callback(n, state):
+        recorder.record(n + 1, state["error"], lambda: {"object": _cdi_object(ds, state["object"])})
+    return callback
+
+
 def _run_hio(name, ds, config: HioConfig, recorder, device=None):
     from baselines import hio_er
     per_cycle = config.hio_iter + config.er_iter
     out = hio_er(np.sqrt(ds.intensities[0, 0]), ds.support, math.ceil(config.iterations / per_cycle),
                  config.hio_iter, config.er_iter, config.beta, shrinkwrap_every=config.shrinkwrap_every,
                  mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
-                 callback=_history_callback(recorder))
-    return _result(name, config, recorder, object=out["object"].astype(np.complex64))
+                 callback=_cdi_callback(ds, recorder))
+    return _result(name, config, recorder, object=_cdi_object(ds, out["object"]))
 
 
 def _run_er(name, ds, config: ErConfig, recorder, device=None):
     from baselines import er
     x, _ = er(np.sqrt(ds.intensities[0, 0]), ds.support, config.iterations,
               mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
-              callback=_history_callback(recorder))
-    return _result(name, config, recorder, object=(x * ds.support).astype(np.complex64))
+              callback=_cdi_callback(ds, recorder))
+    return _result(name, config, recorder, object=_cdi_object(ds, x))
 
 
 def _run_pie(name, ds, config: PieConfig, recorder, device=None):
@@ -154,12 +173,22 @@ def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
     return _result(name, config, recorder, beta=_fit_depth(beta.astype(np.float32), _spec_depth(ds, 0)))
 
 
+def _side_vacuum(ds) -> np.ndarray:
+    """Vacuum reference of the conventional pipeline: the left and right edges of the scanned
+    field. A tomographic sample spans the rotation axis (y), so only the x edges are vacuum."""
+    from baselines import illuminated_rim
+    rim = illuminated_rim(ds.probe_guess, ds.positions_px[0], ds.object_shape)
+    cols = np.flatnonzero(rim.any(axis=0))
+    side = np.zeros(ds.object_shape[1], bool)
+    side[: cols[0] + 3] = side[cols[-1] - 2:] = True
+    return rim & side[None, :]
+
+
 def _run_ptycho_fbp(name, ds, config: PtychoFbpConfig, recorder, device=None):
     from baselines import ptycho_fbp
     n_z = _spec_depth(ds, config.n_slices)
     dx = ds.geometry.object_pixel_m
-    # the exit wave lies at the last slice; the rotation centre is slice n_z // 2
-    refocus = -(n_z - 1 - n_z // 2) * dx if config.refocus else 0.0
+    refocus = config.refocus_fraction * (n_z // 2) * dx
     bar = tqdm(total=ds.n_angles, desc="ePIE per angle", leave=False, disable=None)
 
     def callback(stage, angle_index, info):
@@ -168,7 +197,9 @@ def _run_ptycho_fbp(name, ds, config: PtychoFbpConfig, recorder, device=None):
     out = ptycho_fbp(ds.intensities, ds.positions_px, ds.probe_guess, ds.object_shape, ds.angles_rad,
                      float(units.wavelength_m(ds.geometry.energy_kev)), dx, n_iter=config.iterations,
                      refocus_m=refocus, filter=config.filter, rng=config.seed,
-                     epie_kwargs={"alpha": config.alpha, "beta": config.beta}, callback=callback)
+                     epie_kwargs={"alpha": config.alpha, "beta": config.beta,
+                                  "update_probe_after": config.update_probe_after}, callback=callback,
+                     vacuum_mask=_side_vacuum(ds))
     bar.close()
     recorder.record(config.iterations, float(np.mean([e[-1] for e in out["errors"]])) if len(out["errors"]) else 0.0)
     return _result(name, config, recorder, delta=_fit_depth(out["delta"].astype(np.float32), n_z),
@@ -196,7 +227,8 @@ SOLVERS: dict[str, SolverInfo] = {
                              description="ePIE per angle -> refocus -> unwrap -> FBP (the conventional pipeline)"),
     "ad-cdi": SolverInfo(("cdi",), FitConfig, _run_ad_thin, {"learning_rate": 0.1, "iterations": 300},
                          "AD far-field CDI, known support (TensorFlow)"),
-    "ad-ptycho": SolverInfo(("ptycho-far",), FitConfig, _run_ad_thin, {"learning_rate": 0.01, "batch_size": 12},
+    "ad-ptycho": SolverInfo(("ptycho-far",), FitConfig, _run_ad_thin,
+                            {"learning_rate": 0.05, "probe_learning_rate": 0.1, "decay_to": 0.2, "batch_size": 12},
                             "AD far-field ptychography (TensorFlow)"),
     "ad-nearfield": SolverInfo(("ptycho-near",), FitConfig, _run_ad_thin, {"learning_rate": 0.01},
                                "AD near-field ptychography (TensorFlow)"),

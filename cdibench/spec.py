@@ -131,12 +131,15 @@ class SimulationConfig:
 
     grid_upsample: lateral (and, for volumes, axial) voxel refinement; slices_per_voxel: extra
     multislice steps per voxel; rotation_order: spline order of the volume rotation;
-    pad_px: vacuum padding of full-field simulations against FFT wrap-around."""
+    pad_px: vacuum padding of full-field simulations against FFT wrap-around;
+    projection_approximation: collapse the (rotated) volume into one slice before propagation,
+    i.e. no diffraction inside the sample: the thin control of a thick-sample comparison."""
 
     grid_upsample: int = 1
     slices_per_voxel: int = 1
     rotation_order: int = 3
     pad_px: int = 0
+    projection_approximation: bool = False
 
     def __post_init__(self):
         for name in ("grid_upsample", "slices_per_voxel"):

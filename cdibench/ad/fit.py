@@ -84,6 +84,7 @@ def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, rec
     last_finite = [v.numpy() for v in model.variables.values()]
     for iteration in range(1, config.iterations + 1):
         probe_on.assign(config.refine_probe and iteration > config.probe_after)
+        optimizer.scale.assign(config.decay_to ** ((iteration - 1) / max(config.iterations - 1, 1)))
         total = 0.0
         for angle, positions in _batches(intensities.shape[0], intensities.shape[1], config.batch_size, rng):
             total += float(compiled(tf.constant(angle), tf.constant(positions)))

@@ -120,12 +120,14 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
     return Model(variables, forward, constrain, estimate, trainable)
 
 
-def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, dtype=np.float32) -> Model:
+def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, projection=False,
+                 dtype=np.float32) -> Model:
     """Multislice model for 'multislice', 'multislice-tomo' and 'fullfield-tomo'.
 
     Unknowns: phase and absorption per voxel (phi = k dz delta, a = k dz beta, both >= 0), shape
     volume_shape (n_z, n_y, n_x); one multislice step per voxel; the incident probe is defined at
-    the first slice plane and the exit wave at the last, like the simulator.
+    the first slice plane and the exit wave at the last, like the simulator. projection: sum the
+    rotated volume along z into one slice (projection approximation) instead of multislice.
     """
     ctype = np.complex64 if dtype == np.float32 else np.complex128
     window = tuple(probe_guess.shape[-2:])
@@ -152,11 +154,15 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, dtyp
         if rotating:
             phase = rotate(phase, rot_idx[angle], rot_w[angle])
             absorption = rotate(absorption, rot_idx[angle], rot_w[angle])
+        if projection:
+            phase = tf.reduce_sum(phase, axis=0, keepdims=True)
+            absorption = tf.reduce_sum(absorption, axis=0, keepdims=True)
         trans = tf.exp(tf.complex(-absorption, -phase))
-        slices = tf.gather(tf.reshape(trans, (n_z, n_y * n_x)), tf.gather(indices[angle], positions), axis=1)
+        slices = tf.gather(tf.reshape(trans, (trans.shape[0], n_y * n_x)), tf.gather(indices[angle], positions),
+                           axis=1)
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale, ctype)
         wave = _shifted_probe(probe, None if ramps is None else ramps[angle], positions)
-        for j, t in enumerate(tf.unstack(tf.reshape(slices, (n_z, -1, 1) + window))):
+        for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):
             wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
         far = detect(wave)
         return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)

@@ -19,22 +19,25 @@ def _rates(variables, learning_rate) -> list[float]:
 
 
 class GradientDescent:
-    """x <- x - lr * g."""
+    """x <- x - lr * g. ``scale`` multiplies every rate (learning-rate schedules)."""
 
     def __init__(self, variables, learning_rate):
         self.variables = list(variables)
         self.lrs = _rates(self.variables, learning_rate)
+        self.scale = tf.Variable(1.0, dtype=tf.float64, trainable=False)
 
     def apply(self, grads):
         for v, g, lr in zip(self.variables, grads, self.lrs):
-            v.assign_sub(tf.cast(lr, v.dtype) * g)
+            v.assign_sub(tf.cast(lr * self.scale, v.dtype) * g)
 
     def state(self) -> list[tf.Variable]:
         return []
 
 
 class Adam:
-    """m <- b1 m + (1 - b1) g; s <- b2 s + (1 - b2) g^2; x <- x - lr m_hat / (sqrt(s_hat) + eps)."""
+    """m <- b1 m + (1 - b1) g; s <- b2 s + (1 - b2) g^2; x <- x - lr m_hat / (sqrt(s_hat) + eps).
+
+    ``scale`` multiplies every rate (learning-rate schedules)."""
 
     def __init__(self, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
         self.variables = list(variables)
@@ -43,12 +46,13 @@ class Adam:
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.s = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.t = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.scale = tf.Variable(1.0, dtype=tf.float64, trainable=False)
 
     def apply(self, grads):
         self.t.assign_add(1.0)
         c1 = 1.0 - tf.pow(tf.constant(self.beta1, tf.float64), self.t)
         c2 = 1.0 - tf.pow(tf.constant(self.beta2, tf.float64), self.t)
-        bias = tf.sqrt(c2) / c1
+        bias = self.scale * tf.sqrt(c2) / c1
         for v, g, m, s, lr in zip(self.variables, grads, self.m, self.s, self.lrs):
             m.assign(self.beta1 * m + (1 - self.beta1) * g)
             s.assign(self.beta2 * s + (1 - self.beta2) * g * g)

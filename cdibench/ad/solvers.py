@@ -51,5 +51,6 @@ def solve_volume(name: str, dataset, config: VolumeFitConfig, recorder, device: 
     """'multislice', 'multislice-tomo' and 'fullfield-tomo': the volume as the unknown."""
     shape = (_n_slices(dataset, config),) + tuple(dataset.object_shape)
     refine = config.refine_probe and dataset.kind != "fullfield-tomo"
-    model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine)
+    model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
+                         projection=config.projection_approximation)
     return _run(name, dataset, model, config, recorder, device)
