@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## The main job: simulate the quick datasets and print a summary.
+## The main job: the quick benchmark suite (resumable), its report table and figures.
 quick: $(STAMP)
-	$(BIN)/cdibench simulate-suite datasets/quick --out results/quick
+	$(BIN)/cdibench run quick -o results/quick
 
 ## The test suite.
 test: $(STAMP)

@@ -1,4 +1,4 @@
-"""Command line: ``cdibench simulate | simulate-suite | reconstruct | score | solvers | inspect | info``.
+"""Command line: ``cdibench simulate | run | report | figures | reconstruct | score | solvers | inspect | info``.
 
 Errors a user can fix (bad spec, bad file) print one line and exit 2; no traceback.
 """
@@ -30,12 +30,43 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _cmd_simulate_suite(args) -> int:
-    from cdibench.suite import simulate_suite
+def _cmd_run(args) -> int:
+    from cdibench.report import report_text
+    from cdibench.runner import run_suite
+    from cdibench.suite import load_suite
 
-    table = simulate_suite(Path(args.specs), Path(args.out), pattern=args.pattern)
-    print(table.to_string(index=False))
-    print(f"\ntotal simulation time: {table['simulate_s'].sum():.1f} s for {len(table)} datasets")
+    suite = load_suite(args.suite)
+    out = Path(args.output or f"results/{suite.name}")
+    start = time.perf_counter()
+    records = run_suite(suite, out, device=args.device)
+    text, _ = report_text(out)
+    print(text)
+    failed = [r for r in records if r["status"] == "failed"]
+    print(f"\nsuite {suite.name}: {len(records)} runs in {time.perf_counter() - start:.1f} s "
+          f"({len(suite.tasks()) - len(records)} already done); results in {out}")
+    if not args.no_figures:
+        from cdibench.figures import make_figures
+        files = make_figures(out)
+        print(f"figures: {len(files)} files in {out / 'figures'}")
+    for r in failed:
+        print(f"FAILED {r['case']} / {r['label']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_report(args) -> int:
+    from cdibench.report import report_text
+
+    text, code = report_text(Path(args.results), against=Path(args.against) if args.against else None,
+                             html_path=Path(args.html) if args.html else None, threshold=args.threshold)
+    print(text)
+    return code
+
+
+def _cmd_figures(args) -> int:
+    from cdibench.figures import make_figures
+
+    files = make_figures(Path(args.results))
+    print("\n".join(str(f) for f in files) or "no figures (no finished runs?)")
     return 0
 
 
@@ -135,11 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .cxi file")
     p.add_argument("--seed", type=int, help="override the spec's seed")
     p.set_defaults(func=_cmd_simulate)
-    p = sub.add_parser("simulate-suite", help="simulate every spec of a folder and print a summary")
-    p.add_argument("specs", help="folder of TOML specs (or one spec)")
-    p.add_argument("--out", default="results/datasets", help="folder for the CXI files")
-    p.add_argument("--pattern", default="quick-*.toml", help="glob of spec files in the folder")
-    p.set_defaults(func=_cmd_simulate_suite)
+    p = sub.add_parser("run", help="run a benchmark suite (datasets/suite-NAME.toml), resumable")
+    p.add_argument("suite", help="suite name (quick, paper, micro) or TOML file")
+    p.add_argument("-o", "--output", help="results folder (default results/SUITE)")
+    p.add_argument("--device", help="TensorFlow device for AD solvers, e.g. /GPU:0")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("report", help="tables of a results folder; --against compares two")
+    p.add_argument("results")
+    p.add_argument("--against", help="older results folder: ratios and regressions (exit 1 on regression)")
+    p.add_argument("--html", help="also write an HTML report here")
+    p.add_argument("--threshold", type=float, default=0.10, help="relative change counted as a regression")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("figures", help="paper figures of a results folder")
+    p.add_argument("results")
+    p.set_defaults(func=_cmd_figures)
     p = sub.add_parser("reconstruct", help="run a solver on a CXI dataset")
     p.add_argument("file", help="dataset (.cxi)")
     p.add_argument("--solver", required=True, help="solver name (see `cdibench solvers`)")

@@ -54,7 +54,7 @@ def tensorflow_version() -> str | None:
     return _version("tensorflow") or _version("tensorflow-cpu")
 
 
-def provenance(seed: int | None = None, device: str = "cpu") -> dict:
+def provenance(seed: int | None = None, device: str = "CPU") -> dict:
     """A flat, JSON-able record of where and with what a result was made."""
     record = {
         "cdibench_version": package_version(), "git_commit": git_commit(),

@@ -64,13 +64,17 @@ class Reconstruction:
 class Recorder:
     """Collects the history of an iterative solver.
 
-    metric_fn(estimate) -> dict of floats is evaluated every ``every`` iterations (and at the last)
-    on ``estimate_fn()``; its time is excluded from wall_s, so accuracy checks never slow the clock.
+    metric_fn(estimate) -> dict of floats is evaluated every ``every`` iterations, at the last
+    (``total``) and when the time budget ``max_wall_s`` runs out, on ``estimate_fn()``; its time is
+    excluded from wall_s, so accuracy checks never slow the clock. ``record`` returns True when the
+    solver should stop (budget spent): baselines' callbacks pass it on, the AD loop checks it.
     ``progress`` is an optional tqdm bar advanced once per iteration.
     """
 
-    def __init__(self, metric_fn: Callable[[object], dict] | None = None, every: int = 10, progress=None):
+    def __init__(self, metric_fn: Callable[[object], dict] | None = None, every: int = 10, progress=None,
+                 total: int | None = None, max_wall_s: float | None = None):
         self.metric_fn, self.every, self.progress = metric_fn, max(int(every), 1), progress
+        self.total, self.max_wall_s = total, max_wall_s
         self.rows: list[dict] = []
         self._start = time.perf_counter()
         self._paused = 0.0
@@ -83,10 +87,11 @@ class Recorder:
         return time.perf_counter() - self._start - self._paused
 
     def record(self, iteration: int, loss: float, estimate_fn: Callable[[], object] | None = None,
-               force_metrics: bool = False) -> None:
+               force_metrics: bool = False) -> bool:
         row = {"iteration": float(iteration), "loss": float(loss), "wall_s": self.elapsed()}
-        if self.metric_fn is not None and estimate_fn is not None and (
-                force_metrics or iteration % self.every == 0):
+        stop = self.max_wall_s is not None and row["wall_s"] >= self.max_wall_s
+        last = stop or force_metrics or iteration == self.total
+        if self.metric_fn is not None and estimate_fn is not None and (last or iteration % self.every == 0):
             paused = time.perf_counter()
             row.update(self.metric_fn(estimate_fn()))
             self._paused += time.perf_counter() - paused
@@ -94,6 +99,7 @@ class Recorder:
         if self.progress is not None:
             self.progress.update(1)
             self.progress.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        return stop
 
     def history(self) -> dict[str, np.ndarray]:
         keys = list(dict.fromkeys(k for row in self.rows for k in row))

@@ -165,14 +165,14 @@ def _pad(phantom: Phantom, pad: int) -> Phantom:
                    phantom.energy_kev, phantom.name)
 
 
-def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_override=None):
+def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_override=None, progress=True):
     """Noise-free photons per pixel, float32 (n_angles, n_pos, n_y, n_x), spectrum included."""
     energies, weights = coherence.spectrum(spec.geometry.energy_kev, spec.coherence)
     far = spec.geometry.detection == "far"
     e0 = spec.geometry.energy_kev
     out = []
     for a, angle in enumerate(tqdm(angles, desc=f"simulate {spec.name}", leave=False,
-                                   disable=len(angles) < 4)):
+                                   disable=not progress or len(angles) < 4)):
         rotated = _rotated(phantom, angle, spec.simulation.rotation_order) if angle else phantom
         if spec.simulation.projection_approximation:
             rotated = _projected(rotated)
@@ -196,7 +196,7 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     return np.stack(out)
 
 
-def simulate(spec: DatasetSpec) -> Dataset:
+def simulate(spec: DatasetSpec, progress: bool = True) -> Dataset:
     """Simulate the experiment described by ``spec``; deterministic in ``spec.seed``."""
     rng = _rngs(spec.seed)
     geo = spec.geometry
@@ -233,7 +233,7 @@ def simulate(spec: DatasetSpec) -> Dataset:
         pad = spec.simulation.pad_px * samp.upsample
         fine = _pad(fine, pad)
         fine_probe = np.pad(fine_probe, ((0, 0), (pad, pad), (pad, pad)), constant_values=fine_probe.flat[0])
-    expected = _expected_intensities(spec, fine, fine_probe, fine_pos, samp, angles, exit_override)
+    expected = _expected_intensities(spec, fine, fine_probe, fine_pos, samp, angles, exit_override, progress)
     if spec.kind == "fullfield-tomo" and spec.simulation.pad_px:
         p = spec.simulation.pad_px
         expected = expected[..., p:-p, p:-p]

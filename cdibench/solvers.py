@@ -97,7 +97,7 @@ class SolverInfo:
 
 def _history_callback(recorder: Recorder, key: str = "error"):
     def callback(n, state):
-        recorder.record(n + 1, state[key], lambda: state)
+        return recorder.record(n + 1, state[key], lambda: state)
     return callback
 
 
@@ -111,9 +111,10 @@ def _cdi_object(ds, exit_wave: np.ndarray) -> np.ndarray:
     return (exit_wave * ds.support / ds.probe_guess[0]).astype(np.complex64)
 
 
-def _cdi_callback(ds, recorder: Recorder):
+def _cdi_callback(ds, recorder: Recorder, iterations: int):
     def callback(n, state):
-        recorder.record(n + 1, state["error"], lambda: {"object": _cdi_object(ds, state["object"])})
+        stop = recorder.record(n + 1, state["error"], lambda: {"object": _cdi_object(ds, state["object"])})
+        return stop or n + 1 >= iterations
     return callback
 
 
@@ -123,7 +124,7 @@ def _run_hio(name, ds, config: HioConfig, recorder, device=None):
     out = hio_er(np.sqrt(ds.intensities[0, 0]), ds.support, math.ceil(config.iterations / per_cycle),
                  config.hio_iter, config.er_iter, config.beta, shrinkwrap_every=config.shrinkwrap_every,
                  mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
-                 callback=_cdi_callback(ds, recorder))
+                 callback=_cdi_callback(ds, recorder, config.iterations))
     return _result(name, config, recorder, object=_cdi_object(ds, out["object"]))
 
 
@@ -131,7 +132,7 @@ def _run_er(name, ds, config: ErConfig, recorder, device=None):
     from baselines import er
     x, _ = er(np.sqrt(ds.intensities[0, 0]), ds.support, config.iterations,
               mask=ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0], rng=config.seed,
-              callback=_cdi_callback(ds, recorder))
+              callback=_cdi_callback(ds, recorder, config.iterations))
     return _result(name, config, recorder, object=_cdi_object(ds, x))
 
 
@@ -241,16 +242,30 @@ SOLVERS: dict[str, SolverInfo] = {
 }
 
 
-def solver_config(name: str, options: Mapping | None = None):
-    """The solver's frozen config from its defaults updated by ``options``; errors name the option."""
+def load_backend(name: str) -> None:
+    """Import the solver's heavy backend (TensorFlow for AD solvers) ahead of a measured run, so
+    that a run's memory and time are its own, not the library's start-up."""
+    if SOLVERS[name].run is _run_ad_thin or SOLVERS[name].run is _run_ad_volume:
+        import cdibench.ad.solvers  # noqa: F401
+
+
+def solver_config(name: str, options: Mapping | None = None, seed: int | None = None):
+    """The solver's frozen config from its defaults updated by ``options`` (and ``seed``, for
+    solvers with random choices); errors name the option."""
     if name not in SOLVERS:
         raise ValueError(f"solver = {name!r} is unknown: expected one of {', '.join(SOLVERS)}")
     info = SOLVERS[name]
-    return from_mapping(info.config, {**info.defaults, **dict(options or {})}, f"solver {name!r} option")
+    merged = {**info.defaults, **dict(options or {})}
+    if seed is not None and "seed" in info.config.__dataclass_fields__:
+        merged.setdefault("seed", seed)
+    return from_mapping(info.config, merged, f"solver {name!r} option")
 
 
-def reconstruct(dataset, name: str, config=None, *, progress: bool = True, device: str | None = None) -> Reconstruction:
-    """Run solver ``name`` on ``dataset`` (validated first); per-iteration metrics if truth is known."""
+def reconstruct(dataset, name: str, config=None, *, progress: bool = True, device: str | None = None,
+                max_wall_s: float | None = None) -> Reconstruction:
+    """Run solver ``name`` on ``dataset`` (validated first); per-iteration metrics if truth is known.
+
+    max_wall_s: a time budget; the solver stops after the iteration that spends it."""
     config = solver_config(name) if config is None else config
     info = SOLVERS[name]
     if dataset.kind not in info.kinds:
@@ -259,7 +274,8 @@ def reconstruct(dataset, name: str, config=None, *, progress: bool = True, devic
     total = getattr(config, "iterations", 1)
     bar = tqdm(total=total, desc=name, disable=not progress, leave=False)
     try:
-        recorder = Recorder(metric_function(dataset), getattr(config, "metrics_every", 10), bar)
+        recorder = Recorder(metric_function(dataset), getattr(config, "metrics_every", 10), bar,
+                            total=total, max_wall_s=max_wall_s)
         return info.run(name, dataset, config, recorder, device)
     finally:
         bar.close()

@@ -1,55 +1,171 @@
-"""Simulate a folder of dataset specs: CXI files plus a pandas summary (the quick main job)."""
+"""Suites: dataset specs x solver runs x seeds, from TOML in datasets/ (suite-NAME.toml).
+
+    name = "quick"
+    seeds = [0]
+    targets = ["nrmse<=0.05", "ssim_in>=0.8"]     # time-to-target thresholds
+    max_wall_s = 60                                # optional time budget per run
+    [[case]]
+    dataset = "quick-ptycho-far"                   # datasets/<dataset>.toml
+    overrides = { "noise.photons_per_frame" = 1e5 }    # optional dotted spec keys
+    sweep = { "probe.n_modes" = [1, 2, 3] }           # optional: one case per value
+    runs = [{ solver = "epie", options = { iterations = 50 } },
+            { solver = "ad-ptycho", label = "AD", options = { iterations = 50 } }]
+
+Unknown keys are errors, as everywhere.
+"""
 
 from __future__ import annotations
 
-import time
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from cdibench.config import require
+from cdibench.solvers import solver_config
+from cdibench.spec import DatasetSpec, load_spec, spec_from_mapping, tomllib
 
-from cdibench.io import save_cxi
-from cdibench.phantoms import Phantom
-from cdibench.simulate import simulate
-from cdibench.spec import load_spec
-
-
-def spec_files(specs: Path, pattern: str) -> list[Path]:
-    """The spec files of a folder matching ``pattern`` (or the one file given), sorted."""
-    files = [specs] if specs.is_file() else sorted(specs.glob(pattern))
-    if not files:
-        raise ValueError(f"no spec matches {pattern!r} in {str(specs)!r}")
-    return files
+DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+_OPS = {"<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
 
 
-def summary_row(dataset, simulate_s: float, write_s: float, path: Path) -> dict:
-    """One line of the summary: sizes, photons, thickness / depth of focus, timings."""
-    truth = dataset.truth
-    phantom = Phantom(truth.delta, truth.beta, truth.voxel_size_m, dataset.geometry.energy_kev)
-    frames = dataset.intensities.reshape(-1, *dataset.pattern_shape)
-    return {
-        "dataset": path.stem, "kind": dataset.kind,
-        "frames": f"{dataset.n_angles}x{dataset.n_positions}",
-        "pattern": "x".join(map(str, dataset.pattern_shape)),
-        "volume": "x".join(map(str, truth.delta.shape)),
-        "pixel_nm": round(dataset.geometry.object_pixel_m * 1e9, 2),
-        "photons/frame": float(np.mean(frames.sum(axis=(-2, -1)))),
-        "thickness/DOF": round(phantom.dof_ratio(), 2),
-        "simulate_s": round(simulate_s, 3), "write_s": round(write_s, 3),
-        "MB": round(path.stat().st_size / 2**20, 2),
-    }
+@dataclass(frozen=True)
+class Run:
+    solver: str
+    label: str
+    options: dict = field(default_factory=dict)
 
 
-def simulate_suite(specs: Path, out: Path, pattern: str = "quick-*.toml") -> pd.DataFrame:
-    """Simulate each spec into ``out/NAME.cxi``; return the summary table."""
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for file in spec_files(specs, pattern):
-        spec = load_spec(file)
-        start = time.perf_counter()
-        dataset = simulate(spec)
-        simulated = time.perf_counter()
-        path = out / f"{file.stem}.cxi"
-        save_cxi(dataset, path)
-        rows.append(summary_row(dataset, simulated - start, time.perf_counter() - simulated, path))
-    return pd.DataFrame(rows)
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: DatasetSpec
+    runs: tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (case, run, seed): the unit of work, written as one record keyed by ``key``."""
+
+    suite: str
+    case: Case
+    run: Run
+    seed: int
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return self.case.spec.with_seed(self.case.spec.seed + self.seed)
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps([self.case.name, self.spec.hash(), self.run.solver, self.run.label, self.run.options,
+                           self.seed], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    cases: tuple[Case, ...]
+    seeds: tuple[int, ...] = (0,)
+    targets: tuple[str, ...] = ()
+    max_wall_s: float | None = None
+    description: str = ""
+
+    def tasks(self) -> list[Task]:
+        return [Task(self.name, case, run, seed) for case in self.cases for run in case.runs for seed in self.seeds]
+
+
+def parse_target(target: str) -> tuple[str, str, float]:
+    """'nrmse<=0.05' -> ('nrmse', '<=', 0.05)."""
+    for op in _OPS:
+        if op in target:
+            metric, value = target.split(op, 1)
+            try:
+                return metric.strip(), op, float(value)
+            except ValueError:
+                break
+    raise ValueError(f"target {target!r} is invalid: expected METRIC<=VALUE or METRIC>=VALUE")
+
+
+def reached(target: str, value: float) -> bool:
+    _, op, threshold = parse_target(target)
+    return _OPS[op](value, threshold)
+
+
+def _set_dotted(mapping: dict, dotted: str, value, where: str) -> None:
+    node = mapping
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        require(isinstance(node.get(key, {}), dict), f"{where}.{dotted}", value, "a key inside a spec table")
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _spec_with(base: DatasetSpec, overrides: dict, where: str) -> DatasetSpec:
+    mapping = copy.deepcopy(base.to_mapping())
+    for dotted, value in overrides.items():
+        _set_dotted(mapping, dotted, value, where)
+    return spec_from_mapping(mapping)
+
+
+def _runs(entries, where: str) -> tuple[Run, ...]:
+    require(isinstance(entries, list) and entries, f"{where}.runs", entries, "a non-empty list of runs")
+    runs = []
+    for i, entry in enumerate(entries):
+        unknown = set(entry) - {"solver", "label", "options"}
+        require(not unknown, f"{where}.runs[{i}]", sorted(unknown), "keys solver, label, options")
+        options = dict(entry.get("options", {}))
+        solver_config(entry.get("solver", ""), options)  # unknown solver or option: fail at load
+        runs.append(Run(entry["solver"], entry.get("label", entry["solver"]), options))
+    labels = [r.label for r in runs]
+    require(len(set(labels)) == len(labels), f"{where}.runs", labels, "distinct labels")
+    return tuple(runs)
+
+
+def _cases(entry: dict, index: int, datasets_dir: Path) -> list[Case]:
+    where = f"case[{index}]"
+    unknown = set(entry) - {"dataset", "name", "overrides", "sweep", "runs"}
+    require(not unknown, where, sorted(unknown), "keys dataset, name, overrides, sweep, runs")
+    require("dataset" in entry, f"{where}.dataset", None, "a dataset spec name")
+    base = _spec_with(load_spec(datasets_dir / f"{entry['dataset']}.toml"), entry.get("overrides", {}), where)
+    runs = _runs(entry.get("runs"), where)
+    name = entry.get("name", entry["dataset"])
+    sweep = entry.get("sweep", {})
+    if not sweep:
+        return [Case(name, base, runs)]
+    keys = list(sweep)
+    out = []
+    for values in itertools.product(*(sweep[k] for k in keys)):
+        spec = _spec_with(base, dict(zip(keys, values)), where)
+        label = ",".join(f"{k.rsplit('.', 1)[-1]}={v:.3g}" for k, v in zip(keys, values))
+        out.append(Case(f"{name}[{label}]", spec, runs))
+    return out
+
+
+def load_suite(name_or_path: str, datasets_dir: Path = DATASETS_DIR) -> Suite:
+    """A suite by name (datasets/suite-NAME.toml) or path; errors name the key."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = datasets_dir / f"suite-{name_or_path}.toml"
+    if not path.is_file():
+        known = sorted(p.stem.removeprefix("suite-") for p in datasets_dir.glob("suite-*.toml"))
+        raise ValueError(f"suite {name_or_path!r} not found: expected a file or one of {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"name", "description", "seeds", "targets", "max_wall_s", "case"}
+    require(not unknown, f"{path.name}", sorted(unknown), "keys name, description, seeds, targets, max_wall_s, case")
+    cases = [c for i, entry in enumerate(data.get("case", [])) for c in _cases(entry, i, path.parent)]
+    require(bool(cases), f"{path.name}: case", [], "at least one [[case]] (an empty suite runs nothing)")
+    for target in data.get("targets", []):
+        parse_target(target)
+    seeds = tuple(data.get("seeds", [0]))
+    require(all(isinstance(s, int) and s >= 0 for s in seeds) and seeds, "seeds", list(seeds), "integers >= 0")
+    names = [c.name for c in cases]
+    require(len(set(names)) == len(names), "case names", names, "distinct (set name = ... on repeats)")
+    return Suite(data.get("name", path.stem), tuple(cases), seeds, tuple(data.get("targets", [])),
+                 data.get("max_wall_s"), data.get("description", ""))

@@ -93,6 +93,7 @@ def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, rec
                 v.assign(value)
             return FitResult("diverged", f"loss became {total} at iteration {iteration}", iteration - 1)
         last_finite = [v.numpy() for v in model.variables.values()]
-        recorder.record(iteration, total, lambda: model.estimate(model.variables),
-                        force_metrics=iteration == config.iterations)
+        if recorder.record(iteration, total, lambda: model.estimate(model.variables),
+                           force_metrics=iteration == config.iterations):
+            return FitResult("ok", f"time budget reached after {iteration} iterations", iteration)
     return FitResult("ok", "", config.iterations)

@@ -1,0 +1,1 @@
+"""asv benchmarks of cdibench: time_*, peakmem_* and track_* (accuracy), see benchmarks/README.md."""
