@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,26 +31,43 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _suite_records(out: Path, keys: set[str]) -> list[dict]:
+    """The readable records of ``keys`` in ``out/records`` (this call's and earlier ones)."""
+    records = []
+    for file in sorted((out / "records").glob("*.json")):
+        try:
+            record = json.loads(file.read_text())
+        except (ValueError, OSError):
+            continue
+        if isinstance(record, dict) and record.get("key") in keys:
+            records.append(record)
+    return records
+
+
 def _cmd_run(args) -> int:
+    from cdibench.executors import make_executor, parse_resources
     from cdibench.report import report_text
     from cdibench.runner import run_suite
     from cdibench.suite import load_suite
 
     suite = load_suite(args.suite)
     out = Path(args.output or f"results/{suite.name}")
+    executor = make_executor(args.executor, workers=args.workers, scheduler=args.scheduler,
+                             retries=args.retries, resources=parse_resources(args.resources))
     start = time.perf_counter()
-    records = run_suite(suite, out, device=args.device)
+    records = run_suite(suite, out, device=args.device, executor=executor)
     text, _ = report_text(out)
     print(text)
-    failed = [r for r in records if r["status"] == "failed"]
-    print(f"\nsuite {suite.name}: {len(records)} runs in {time.perf_counter() - start:.1f} s "
-          f"({len(suite.tasks()) - len(records)} already done); results in {out}")
+    keys = {t.key for t in suite.tasks()}
+    failed = [r for r in _suite_records(out, keys) if r.get("status") == "failed"]
+    print(f"\nsuite {suite.name}: {len(records)} runs in {time.perf_counter() - start:.1f} s on "
+          f"{executor.describe()} ({len(keys) - len(records)} already done); results in {out}")
     if not args.no_figures:
         from cdibench.figures import make_figures
         files = make_figures(out)
         print(f"figures: {len(files)} files in {out / 'figures'}")
     for r in failed:
-        print(f"FAILED {r['case']} / {r['label']}: {r['error']}", file=sys.stderr)
+        print(f"FAILED {r.get('case')} / {r.get('label')}: {r.get('error')}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -171,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="results folder (default results/SUITE)")
     p.add_argument("--device", help="TensorFlow device for AD solvers, e.g. /GPU:0")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--executor", choices=("local", "dask"),
+                   help="local: this process (default); dask: one Dask task per run (needs the dask extra)")
+    p.add_argument("--workers", type=int, help="dask: worker processes of the embedded LocalCluster "
+                   "(default: CPU cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="dask: use this existing cluster "
+                   "(e.g. dask-jobqueue on SLURM) instead of a LocalCluster")
+    p.add_argument("--retries", type=int, default=2, help="dask: extra attempts of a run that raised")
+    p.add_argument("--resources", action="append", metavar="NAME=AMOUNT",
+                   help="dask: worker resources each run needs, e.g. GPU=1 (repeatable)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("report", help="tables of a results folder; --against compares two")
     p.add_argument("results")
@@ -204,16 +231,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; errors become one line on stderr and a non-zero exit status: 2 for input a
+    user can fix (ValueError, TypeError, OSError, a missing optional package), 1 for anything else
+    (CDIBENCH_DEBUG=1 shows its traceback), 130 on Ctrl-C."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"cdibench {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"cdibench {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:
+        print(f"cdibench {args.command}: error: out of memory ({_one_line(exc)}); expected a smaller "
+              "case or batch", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cdibench: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a library failure: still one line, unless debugging
+        if os.environ.get("CDIBENCH_DEBUG"):
+            raise
+        print(f"cdibench {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(set CDIBENCH_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,12 +6,20 @@ Layout of an output folder:
     records/<key>.json            one flat record per (case, run, seed): written last, atomically
     histories/<key>.csv           per-iteration loss, wall time and metrics
     reconstructions/<key>.h5      the estimates (figures)
+
+Before anything is simulated, :func:`preflight` refuses a suite that cannot run: a solver that
+does not handle its case's kind, or a dataset larger than the memory available (an estimate from
+the spec alone, no array allocated). Tasks then run on an executor (``cdibench.executors``): in
+this process by default, or one Dask task per (case, run, seed) on a cluster; either way each task
+writes its own record, so a lost worker or a killed run costs only the tasks that were running.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -23,12 +31,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cdibench.evaluate import score
+from cdibench.floor import floor_seconds
+from cdibench.executors import LocalExecutor
 from cdibench.io import load_cxi, save_cxi
 from cdibench.metrics import time_to_target
 from cdibench.provenance import provenance
 from cdibench.reconstruction import atomic_path, save_reconstruction
 from cdibench.simulate import simulate
-from cdibench.solvers import load_backend, reconstruct, solver_config
+from cdibench.solvers import SOLVERS, load_backend, reconstruct, solver_config
 from cdibench.suite import Suite, Task, parse_target
 
 
@@ -43,6 +53,111 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 def dataset_path(task: Task, out: Path) -> Path:
     return out / "datasets" / f"{task.spec.hash()}.cxi"
+
+
+class SuiteTooLargeError(ValueError):
+    """A dataset of the suite would not fit in the memory available."""
+
+
+def _n_positions(spec) -> int:
+    if spec.kind in ("cdi", "fullfield-tomo"):
+        return 1
+    scan = getattr(spec, "scan", None)
+    kind = getattr(scan, "type", "single")
+    if kind == "raster":
+        return int(scan.shape[0]) * int(scan.shape[1])
+    if kind == "fermat":
+        return int(scan.n_positions)
+    return 1
+
+
+def _intensities_shape(spec) -> tuple[int, int, int, int]:
+    n_angles = int(getattr(getattr(spec, "tomography", None), "n_angles", 1))
+    pattern = int(spec.geometry.pattern_px)
+    return n_angles, _n_positions(spec), pattern, pattern
+
+
+def estimate_dataset_bytes(spec) -> int:
+    """A lower bound on the memory [bytes] simulating and loading ``spec``'s dataset takes: the
+    float32 intensities (n_angles, n_positions, pattern_px, pattern_px) plus the delta/beta float32
+    volume on the simulation grid (``simulation.grid_upsample`` times finer). Arithmetic on the
+    spec only: nothing is allocated, so absurd specs (10**6 positions) are refused instantly."""
+    n_angles, n_positions, n_y, n_x = _intensities_shape(spec)
+    intensities = 4 * n_angles * n_positions * n_y * n_x
+    up = int(getattr(getattr(spec, "simulation", None), "grid_upsample", 1))
+    n_z, n_y, n_x = (int(n) for n in spec.phantom.shape_px)
+    volume = 2 * 4 * n_z * (up if n_z > 1 else 1) * n_y * up * n_x * up
+    return intensities + volume
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo [bytes]; None where the kernel does not say (not Linux)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.3g} PiB"  # pragma: no cover
+
+
+def check_memory(tasks: list[Task], concurrent: int = 1, available: int | None = None) -> None:
+    """Refuse (SuiteTooLargeError, a ValueError) when the largest dataset of ``tasks`` times the
+    number of tasks holding one at once on this machine exceeds the available memory."""
+    available = available_memory_bytes() if available is None else available
+    if available is None or not tasks:
+        return
+    sizes = {t.case.name: (estimate_dataset_bytes(t.spec), t.spec) for t in tasks}
+    name, (need, spec) = max(sizes.items(), key=lambda item: item[1][0])
+    total = need * max(1, concurrent)
+    if total > available:
+        shape = _intensities_shape(spec)
+        workers = f" x {concurrent} workers = {_size(total)}" if concurrent > 1 else ""
+        raise SuiteTooLargeError(
+            f"case {name!r}: dataset needs at least {_size(need)}{workers} (intensities {shape} float32 "
+            f"plus the volume {list(spec.phantom.shape_px)}), more than the {_size(available)} of memory "
+            "available (MemAvailable); expected a smaller case: fewer positions or angles, a smaller "
+            "geometry.pattern_px or phantom, or split the scan into batches" +
+            (", or fewer workers" if concurrent > 1 else ""))
+
+
+def check_disk(tasks: list[Task], out: Path) -> None:
+    """Refuse when the datasets still to simulate would not fit on the results folder's disk."""
+    todo = {dataset_path(t, out): t.spec for t in tasks if not dataset_path(t, out).is_file()}
+    need = sum(estimate_dataset_bytes(spec) for spec in todo.values())
+    try:
+        free = shutil.disk_usage(out).free
+    except OSError:
+        return
+    if need > free:
+        raise SuiteTooLargeError(f"{out}: the {len(todo)} datasets to simulate need at least {_size(need)} "
+                                 f"of disk, more than the {_size(free)} free there; expected a smaller "
+                                 "suite or another -o folder")
+
+
+def check_kinds(tasks: list[Task]) -> None:
+    """Refuse a run whose solver does not handle its case's kind (before simulating anything)."""
+    for task in tasks:
+        info = SOLVERS.get(task.run.solver)
+        if info is not None and task.spec.kind not in info.kinds:
+            raise ValueError(f"case {task.case.name!r}: solver = {task.run.solver!r} cannot run kind "
+                             f"{task.spec.kind!r}: expected a solver for that kind, "
+                             f"{task.run.solver!r} handles {', '.join(info.kinds)}")
+
+
+def preflight(tasks: list[Task], out: Path, concurrent: int = 1) -> None:
+    """Everything that can be checked before simulating: solver kinds, memory, disk."""
+    check_kinds(tasks)
+    check_memory(tasks, concurrent)
+    check_disk(tasks, out)
 
 
 def prepare_datasets(tasks: list[Task], out: Path, progress: bool = True) -> None:
@@ -115,10 +230,13 @@ def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, pro
             rec = reconstruct(dataset, task.run.solver, config, progress=progress, device=device,
                               max_wall_s=suite.max_wall_s)
         scores = score(dataset, rec)
+        floor = floor_seconds(task.run.solver, dataset, config)
         save_reconstruction(rec, out / "reconstructions" / f"{task.key}.h5", str(path.resolve()))
         pd.DataFrame(rec.history).to_csv(out / "histories" / f"{task.key}.csv", index=False)
         record.update(status=rec.status, error=rec.message, iterations=rec.iterations, wall_s=rec.wall_s,
-                      s_per_iteration=rec.wall_s / max(rec.iterations, 1), peak_memory_mb=memory.peak_mb,
+                      s_per_iteration=rec.wall_s / max(rec.iterations, 1), floor_s=floor,
+                      floor_ratio=None if not floor else rec.wall_s / max(rec.iterations, 1) / floor,
+                      peak_memory_mb=memory.peak_mb,
                       memory_increase_mb=memory.peak_mb - memory.start_mb,
                       metrics={k: float(v) for k, v in scores.items() if isinstance(v, (int, float, np.floating))},
                       time_to_target=_times_to_target(rec.history, suite.targets),
@@ -142,17 +260,53 @@ def done_keys(out: Path) -> set[str]:
     return keys
 
 
-def run_suite(suite: Suite, out: Path, device: str | None = None, progress: bool = True) -> list[dict]:
-    """Run every task not yet done; returns the records written by this call."""
+def _failed_record(task: Task, out: Path, error: BaseException) -> dict:
+    """The record of a task the executor could not complete (its worker kept dying)."""
+    record = _base_record(task, dataset_path(task, out))
+    record.update(status="failed", error=f"{type(error).__name__}: {error}".strip(),
+                  provenance=provenance(seed=task.seed), total_s=0.0)
+    write_json_atomic(out / "records" / f"{task.key}.json", record)
+    return record
+
+
+def _read_record(path: Path, key: str) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, OSError):
+        return None
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
+def run_task_on_worker(task: Task, out: Path, suite: Suite, device: str | None = None) -> dict:
+    """``run_task`` as a cluster task: no progress bars, and a task whose record is already there
+    (a retry after its worker died between writing and reporting) is not run again."""
+    done = _read_record(out / "records" / f"{task.key}.json", task.key)
+    return done if done is not None else run_task(task, out, suite, device, progress=False)
+
+
+def run_suite(suite: Suite, out: Path, device: str | None = None, progress: bool = True,
+              executor=None) -> list[dict]:
+    """Run every task not yet done on ``executor`` (default: this process, one after the other;
+    see cdibench.executors), which is entered (a Dask cluster started) only once the datasets are
+    ready; returns the records written by this call. Raises ValueError before simulating anything
+    if the suite cannot run (see :func:`preflight`)."""
+    out = Path(out).resolve()
+    executor = executor or LocalExecutor()
     for sub in ("records", "histories", "reconstructions"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     tasks = suite.tasks()
     done = done_keys(out)
     todo = [t for t in tasks if t.key not in done]
+    preflight(todo, out, executor.local_workers)
     prepare_datasets(todo, out, progress)
+    if executor.remote:
+        fn = functools.partial(run_task_on_worker, out=out, suite=suite, device=device)
+    else:
+        fn = functools.partial(run_task, out=out, suite=suite, device=device, progress=progress)
     records = []
-    bar = tqdm(todo, desc=f"suite {suite.name}", disable=not progress, position=0)
-    for task in bar:
-        bar.set_postfix_str(f"{task.case.name} / {task.run.label}")
-        records.append(run_task(task, out, suite, device, progress))
+    if not todo:
+        return records
+    with executor:  # a Dask cluster starts only once the suite has passed the checks
+        for task, record, error in executor.map(fn, todo, progress):
+            records.append(record if error is None else _failed_record(task, out, error))
     return records

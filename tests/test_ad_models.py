@@ -14,14 +14,14 @@ def test_forward_reproduces_simulator(name):
     ds = equal_discretisation(name)
     model = model_at_truth(ds)
     for angle in range(ds.n_angles):
-        predicted = model.forward(model.variables, angle, tf.range(ds.n_positions)).numpy()
+        predicted = model.predict(angle, tf.range(ds.n_positions)).numpy()
         reference = ds.intensities[angle]
         # complex64 arithmetic through up to 48 slices: measured <= 3e-6
         assert np.linalg.norm(predicted - reference) / np.linalg.norm(reference) <= 1e-5
 
 
 def _loss(model, ds, angle, positions, loss_fn):
-    predicted = model.forward(model.variables, angle, positions)
+    predicted = model.predict(angle, positions)
     measured = tf.constant(ds.intensities[angle][positions.numpy()].astype(np.float64))
     return loss_fn(predicted, measured, tf.constant(1.0, tf.float64))
 

@@ -30,6 +30,7 @@ def test_micro_suite_end_to_end(micro_run):
     for r in records:
         assert r["status"] == "ok", r.get("error")
         assert r["wall_s"] > 0 and r["s_per_iteration"] > 0 and r["peak_memory_mb"] > 0
+        assert r["floor_s"] > 0 and r["floor_ratio"] == pytest.approx(r["s_per_iteration"] / r["floor_s"])
         assert r["provenance"]["git_commit"] and r["provenance"]["numpy"]
         assert (out / "histories" / f"{r['key']}.csv").is_file()
         assert "nrmse" in r["metrics"] and set(r["time_to_target"]) <= set(suite.targets)

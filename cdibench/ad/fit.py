@@ -44,6 +44,9 @@ def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, rec
     the variables and optimiser state are restored and the clock restarted.
     """
     dtype = model.variables[model.trainable[0]].dtype.as_numpy_dtype
+    if model.unshifted:  # compare in the model's FFT order: shift the data once, not every prediction
+        intensities = np.fft.ifftshift(intensities, axes=(-2, -1))
+        mask = np.fft.ifftshift(mask, axes=(-2, -1))
     data = tf.constant(intensities.astype(dtype))
     weights = _weights(mask, dtype)
     per_frame_mask = weights.shape.rank == 4

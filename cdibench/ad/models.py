@@ -22,25 +22,40 @@ import numpy as np
 import tensorflow as tf
 
 from cdibench import units
-from cdibench.ad.tfops import fft2c, patch_indices, rotate, rotation_gather, shift_ramps
+from cdibench.ad.tfops import patch_indices, rotate, rotation_gather, shift_ramps
 from cdibench.physics.propagators import angular_spectrum_kernel
 from cdibench.physics.ptychography import split_positions
 
 
 @dataclass(frozen=True)
 class Model:
+    """unshifted: ``forward`` returns far-field intensities in unshifted FFT order (zero frequency
+    at [0, 0]); the fit loop then ifftshifts the data once instead of shifting every prediction.
+    |fft2c(x)|^2 = fftshift(|fft2(x)|^2) exactly, so this saves two complex rolls per FFT."""
+
     variables: dict
     forward: Callable
     constrain: Callable
     estimate: Callable
     trainable: tuple[str, ...]
+    unshifted: bool = False
+
+    def predict(self, angle, positions):
+        """Intensities in the data's layout (zero frequency at the centre pixel)."""
+        predicted = self.forward(self.variables, angle, positions)
+        return tf.signal.fftshift(predicted, axes=(-2, -1)) if self.unshifted else predicted
+
+
+def _far_norm(dataset, window) -> float:
+    """The unitary FFT's 1 / sqrt(N), folded into the probe amplitude (the exit wave is linear in it)."""
+    return 1.0 / np.sqrt(window[0] * window[1]) if dataset.geometry.detection == "far" else 1.0
 
 
 def _propagator(dataset, window, ctype):
-    """Detector operator on (..., n_y, n_x) waves: centred FFT (far field), angular spectrum over
-    the detector distance (near field), or identity (contact, distance 0)."""
+    """Detector operator on (..., n_y, n_x) waves: unshifted FFT (far field, see Model.unshifted),
+    angular spectrum over the detector distance (near field), or identity (contact)."""
     if dataset.geometry.detection == "far":
-        return fft2c
+        return tf.signal.fft2d
     kernel = detector_kernel(dataset, window, ctype)
     if kernel is None:
         return lambda wave: wave
@@ -86,6 +101,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
     n_oy, n_ox = dataset.object_shape
     indices, ramps = _position_constants(dataset.positions_px, window, dataset.object_shape, ctype)
     detect = _propagator(dataset, window, ctype)
+    norm = _far_norm(dataset, window)
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
     variables = {
         "object_re": tf.Variable(np.ones((n_oy, n_ox), dtype), name="object_re"),
@@ -100,7 +116,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         return o if mask is None else o * tf.cast(mask, o.dtype)
 
     def forward(v, angle, positions):
-        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale, ctype)
+        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(indices[angle], positions))
         patches = tf.reshape(patches, (-1, 1) + window)
         wave = _shifted_probe(probe, None if ramps is None else ramps[angle], positions) * patches
@@ -117,7 +133,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
                 "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
 
     trainable = ("object_re", "object_im") + (("probe_re", "probe_im") if refine_probe else ())
-    return Model(variables, forward, constrain, estimate, trainable)
+    return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far")
 
 
 def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, projection=False,
@@ -136,6 +152,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     lam = float(units.wavelength_m(geo.energy_kev))
     slice_kernel = tf.constant(angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.object_pixel_m).astype(ctype))
     detect = _propagator(dataset, window, ctype)
+    norm = _far_norm(dataset, window)
     indices, ramps = _position_constants(dataset.positions_px, window, (n_y, n_x), ctype)
     rot = [rotation_gather(a, n_z, n_x) for a in dataset.angles_rad]
     rot_idx = tf.constant(np.stack([r[0] for r in rot]))
@@ -160,7 +177,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         trans = tf.exp(tf.complex(-absorption, -phase))
         slices = tf.gather(tf.reshape(trans, (trans.shape[0], n_y * n_x)), tf.gather(indices[angle], positions),
                            axis=1)
-        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale, ctype)
+        probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         wave = _shifted_probe(probe, None if ramps is None else ramps[angle], positions)
         for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):
             wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
@@ -178,4 +195,4 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
                 "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
 
     trainable = ("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
-    return Model(variables, forward, constrain, estimate, trainable)
+    return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far")

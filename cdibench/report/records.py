@@ -19,10 +19,11 @@ import pandas as pd
 
 #: Record fields first in a tidy frame, in this order (those present).
 CORE_COLUMNS = ("key", "suite", "case", "kind", "solver", "label", "seed", "status", "error", "iterations",
-                "wall_s", "s_per_iteration", "total_s", "peak_memory_mb", "memory_increase_mb", "device",
+                "wall_s", "s_per_iteration", "floor_s", "floor_ratio", "total_s", "peak_memory_mb",
+                "memory_increase_mb", "device",
                 "started", "config_hash", "config")
-_NUMERIC = ("seed", "iterations", "wall_s", "s_per_iteration", "total_s", "peak_memory_mb",
-            "memory_increase_mb")
+_NUMERIC = ("seed", "iterations", "wall_s", "s_per_iteration", "floor_s", "floor_ratio", "total_s",
+            "peak_memory_mb", "memory_increase_mb")
 #: Nested record dicts and the column prefix their entries get.
 NESTED_PREFIXES = {"metrics": "metric.", "time_to_target": "ttt.", "provenance": "prov."}
 

@@ -1,0 +1,90 @@
+"""The FFT floor of one iteration: count the FFTs an iteration must do (forward and adjoint, per
+probe mode, per slice, per position), time exactly those FFTs with the same library on the same
+data shapes, and compare. A solver at 1x its floor spends all its time in FFTs.
+
+Plans (one iteration = one epoch over all positions and angles):
+- AD thin models (ad-cdi, ad-ptycho, ad-nearfield), per minibatch of B positions, m modes, w x w:
+  forward = [1 FFT (m) + 1 inverse FFT (B m) for subpixel probe shifts] + detector (1 FFT (B m) far,
+  2 near); the backward pass repeats each once: x 2.
+- AD volume models (ad-multislice, ad-tomo, ad-fullfield): the same, plus 2 FFTs (B m) per slice
+  step (n_z - 1 of them, none with the projection approximation).
+- ePIE/rPIE: per position an FFT pair (m) for the modulus step, plus a pair for subpixel shifts.
+- HIO/ER: one FFT pair (n x n) per iteration. ptycho-fbp: the ePIE pair(s) for every angle.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+
+import numpy as np
+
+from cdibench.physics.ptychography import split_positions
+
+
+def _subpixel(dataset) -> bool:
+    return bool(np.any(split_positions(dataset.positions_px.reshape(-1, 2))[1]))
+
+
+def _n_slices(dataset, config) -> int:
+    from cdibench.solvers import _spec_depth
+    if getattr(config, "projection_approximation", False):
+        return 1
+    return _spec_depth(dataset, getattr(config, "n_slices", 0))
+
+
+def fft_plan(solver: str, dataset, config) -> tuple[str, Counter] | None:
+    """(library, Counter of FFT shapes -> count per iteration), or None when FFTs do not dominate."""
+    m = dataset.probe_guess.shape[0]
+    w = tuple(dataset.probe_guess.shape[-2:])
+    n_a, n_p = dataset.n_angles, dataset.n_positions
+    plan = Counter()
+    if solver.startswith("ad-"):
+        b = getattr(config, "batch_size", 0) or n_p
+        steps = (_n_slices(dataset, config) - 1) if solver in ("ad-multislice", "ad-tomo", "ad-fullfield") else 0
+        detector = 1 if dataset.geometry.detection == "far" else (2 if dataset.geometry.distance_m else 0)
+        for size in [b] * (n_p // b) + ([n_p % b] if n_p % b else []):
+            if _subpixel(dataset):
+                plan[(m,) + w] += 2
+                plan[(size, m) + w] += 2
+            plan[(size, m) + w] += 2 * (detector + 2 * steps)
+        return "tensorflow", Counter({k: v * n_a for k, v in plan.items()})
+    if solver in ("epie", "rpie", "ptycho-fbp"):
+        plan[(m,) + w] = n_a * n_p * (4 if _subpixel(dataset) else 2)
+        return "scipy", plan
+    if solver in ("hio", "er"):
+        plan[tuple(dataset.pattern_shape)] = 2
+        return "scipy", plan
+    return None
+
+
+def _best_time(fn, repeats: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _timer(library: str, shape: tuple[int, ...]):
+    data = (np.random.default_rng(0).standard_normal(shape + (2,)).view(np.complex128)[..., 0]
+            .astype(np.complex64))
+    if library == "tensorflow":
+        import tensorflow as tf
+        x = tf.constant(data)
+        fft = tf.function(lambda: tf.signal.fft2d(x))
+        return lambda: fft().numpy()
+    from baselines._fft import fft2
+    return lambda: fft2(data)
+
+
+def floor_seconds(solver: str, dataset, config) -> float | None:
+    """Seconds one iteration's FFTs take on this machine (best of 5), or None without a plan."""
+    found = fft_plan(solver, dataset, config)
+    if found is None:
+        return None
+    library, plan = found
+    return math.fsum(count * _best_time(_timer(library, shape)) for shape, count in plan.items())
