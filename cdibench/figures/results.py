@@ -117,6 +117,21 @@ def resolution_curve(dataset, reconstruction):
     return metrics.fsc(np.where(measured, estimate[box], 0), np.where(measured, truth[box], 0))
 
 
+def distinct_colours(colors: dict, labels) -> dict:
+    """The global label -> colour map restricted to ``labels``, with clashes (more solvers overall
+    than colours) moved to colours no other label of this figure uses."""
+    out, used = {}, set()
+    spare = [c for c in OKABE_ITO[:-1]]
+    for label in labels:
+        colour = colors.get(label)
+        if colour is None or colour in used:
+            colour = next((c for c in spare if c not in used and c not in colors.values()), None) or \
+                next(c for c in spare + list(OKABE_ITO[-1:]) if c not in used)
+        out[label] = colour
+        used.add(colour)
+    return out
+
+
 def _convergence(case: str, records: list[dict], store: _Store, out: Path, colors: dict) -> list[Path]:
     """One figure per case: every seed's history of every solver (lowest seed first)."""
     histories: dict[str, list] = {}
@@ -130,7 +145,7 @@ def _convergence(case: str, records: list[dict], store: _Store, out: Path, color
                if any(m in h and h[m].notna().any() for runs in histories.values() for h in runs)]
     chosen = [m for m in present if m.startswith("nrmse")][:1] + [m for m in present if m.startswith("ssim")][:1]
     figure = fig_convergence(histories, chosen or ["loss"], out / f"convergence-{slug(case)}", title=case,
-                             colors=colors)
+                             colors=distinct_colours(colors, histories))
     return list(figure.paths)
 
 
@@ -147,7 +162,7 @@ def _per_case_images(case: str, records: dict[str, dict], store: _Store, out: Pa
         paths += fig_resolution_curves(curves, out / f"{'frc' if thin else 'fsc'}-{slug(case)}",
                                        kind="FRC" if thin else "FSC",
                                        pixel_size_m=dataset.geometry.object_pixel_m, title=case,
-                                       colors=colors).paths
+                                       colors=distinct_colours(colors, curves)).paths
     objects = {label: rec for label, rec in recs.items() if rec.object is not None}
     if dataset.kind in THIN_KINDS and objects:
         paths += fig_object_panels([(case, dataset, objects)], out / f"objects-{slug(case)}").paths
