@@ -71,7 +71,13 @@ class ThinNumpyForward:
 
     def setup(self, kind, pattern_px, n_positions, n_modes):
         _skip_thin(kind, pattern_px, n_positions, n_modes)
-        self.forward = steps.numpy_thin_forward(_thin_dataset(kind, pattern_px, n_positions, n_modes))
+
+        def build():
+            forward = steps.numpy_thin_forward(_thin_dataset(kind, pattern_px, n_positions, n_modes))
+            forward()  # warm-up: first-call allocations, FFT plans
+            return forward
+
+        self.forward = steps.cached(("numpy-thin", kind, pattern_px, n_positions, n_modes), build)
 
     def time_forward(self, kind, pattern_px, n_positions, n_modes):
         self.forward()

@@ -19,8 +19,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
-import numpy as np  # noqa: E402
-
 from cdibench.simulate import simulate  # noqa: E402
 from cdibench.spec import DatasetSpec, load_spec  # noqa: E402
 
@@ -122,19 +120,8 @@ def dataset(spec: DatasetSpec):
     return _simulate_cached(spec.to_toml())
 
 
-def named_dataset(name: str):
-    """The dataset of datasets/<name>.toml, cached in this process."""
-    return dataset(base_spec(name))
-
-
 def with_true_probe(ds):
     """The dataset with the true probe modes as the probe guess (forward-model timing needs the
     modes the data were made with; the spec's guess may have fewer)."""
     return dataclasses.replace(ds, probe_guess=ds.truth.probe)
 
-
-def last_finite(values) -> float:
-    """The last finite value of a history column (NaN if none)."""
-    values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    return float(finite[-1]) if finite.size else float("nan")

@@ -1,6 +1,8 @@
 """Command line: ``cdibench simulate | run | report | figures | reconstruct | score | solvers | inspect | info``.
 
-Errors a user can fix (bad spec, bad file) print one line and exit 2; no traceback.
+Errors a user can fix (bad spec, bad file, a suite too large for memory) print one line and exit
+2; any other error prints one line too and exits 1 (CDIBENCH_DEBUG=1 shows its traceback).
+``run`` exits 1 when a run of the suite failed.
 """
 
 from __future__ import annotations
@@ -31,23 +33,10 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _suite_records(out: Path, keys: set[str]) -> list[dict]:
-    """The readable records of ``keys`` in ``out/records`` (this call's and earlier ones)."""
-    records = []
-    for file in sorted((out / "records").glob("*.json")):
-        try:
-            record = json.loads(file.read_text())
-        except (ValueError, OSError):
-            continue
-        if isinstance(record, dict) and record.get("key") in keys:
-            records.append(record)
-    return records
-
-
 def _cmd_run(args) -> int:
     from cdibench.executors import make_executor, parse_resources
     from cdibench.report import report_text
-    from cdibench.runner import run_suite
+    from cdibench.runner import read_records, run_suite
     from cdibench.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -59,7 +48,7 @@ def _cmd_run(args) -> int:
     text, _ = report_text(out)
     print(text)
     keys = {t.key for t in suite.tasks()}
-    failed = [r for r in _suite_records(out, keys) if r.get("status") == "failed"]
+    failed = [r for r in read_records(out, keys) if r.get("status") == "failed"]
     print(f"\nsuite {suite.name}: {len(records)} runs in {time.perf_counter() - start:.1f} s on "
           f"{executor.describe()} ({len(keys) - len(records)} already done); results in {out}")
     if not args.no_figures:
@@ -67,7 +56,8 @@ def _cmd_run(args) -> int:
         files = make_figures(out)
         print(f"figures: {len(files)} files in {out / 'figures'}")
     for r in failed:
-        print(f"FAILED {r.get('case')} / {r.get('label')}: {r.get('error')}", file=sys.stderr)
+        error = " ".join(str(r.get("error")).split())
+        print(f"FAILED {r.get('case')} / {r.get('label')}: {error}", file=sys.stderr)
     return 1 if failed else 0
 
 

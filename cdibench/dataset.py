@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("cdi", "ptycho-far", "ptycho-near", "multislice", "multislice-tomo", "fullfield-tomo")
-FARFIELD_KINDS = ("cdi", "ptycho-far", "multislice", "multislice-tomo")
+KINDS = ("cdi", "ptycho-far", "ptycho-near", "multislice", "multislice-tomo", "fullfield-tomo", "bragg")
+FARFIELD_KINDS = ("cdi", "ptycho-far", "multislice", "multislice-tomo", "bragg")
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class Geometry:
     detection: "far" (Fraunhofer, centred unitary FFT) or "near" (angular spectrum over distance_m).
     object_pixel_m: sampling of the object/probe plane [m]; detector_pixel_m: detector pixel [m]
     (for far field lambda z / (N object_pixel_m); for near field equal to object_pixel_m).
+    two_theta_rad: the scattering angle 2theta of kind "bragg" [rad] (frame: cdibench.physics.bragg;
+    the voxel is a cube of edge object_pixel_m); 0 for every other kind.
     """
 
     energy_kev: float
@@ -24,6 +26,7 @@ class Geometry:
     detector_pixel_m: float
     object_pixel_m: float
     detection: str = "far"
+    two_theta_rad: float = 0.0
 
     def __post_init__(self):
         for name in ("energy_kev", "detector_pixel_m", "object_pixel_m"):
@@ -33,6 +36,8 @@ class Geometry:
         if not (np.isfinite(self.distance_m) and self.distance_m >= 0) or (
                 self.detection == "far" and self.distance_m == 0):
             raise ValueError(f"geometry.distance_m must be > 0 (>= 0 for near field), got {self.distance_m!r}")
+        if not (np.isfinite(self.two_theta_rad) and 0 <= self.two_theta_rad < np.pi):
+            raise ValueError(f"geometry.two_theta_rad must be in [0, pi), got {self.two_theta_rad!r}")
         if self.detection not in ("far", "near"):
             raise ValueError(f"geometry.detection must be 'far' or 'near', got {self.detection!r}")
 
@@ -43,7 +48,8 @@ class GroundTruth:
 
     delta, beta: float32 (n_z, n_y, n_x) at the reconstruction voxel size (block-averaged from any
     finer simulation grid). object: complex64 (n_y, n_x), the thin-object (projection) transmission,
-    or for CDI the exit wave support * transmission. probe: complex64 (n_modes, n_y, n_x), true
+    or for CDI the exit wave support * transmission; for kind "bragg" complex64 (n_z, n_y, n_x), the
+    crystal rho = A exp(i G . u) (block mean of the simulation grid's). probe: complex64 (n_modes, n_y, n_x), true
     probe modes (sum of |mode|^2 is the mean intensity). positions_px: float64 (n_angles, n_pos, 2),
     true (row, col) positions.
     """
@@ -63,10 +69,13 @@ class Dataset:
     intensities: float32 (n_angles, n_positions, n_y, n_x), photons, zero frequency at
         (n_y // 2, n_x // 2) for far field (not FFT-shifted).
     positions_px: float64 (n_angles, n_positions, 2), recorded (row, col) of the top-left corner of
-        the probe window on the object array, in object pixels (subpixel allowed).
+        the probe window on the object array, in object pixels (subpixel allowed). Kind "bragg": the
+        window and the object array are both the pattern-sized (n_y, n_x) field, so this is the
+        probe centre's offset (y, a) from the field centre in the probe's own plane.
     probe_guess: complex64 (n_modes, n_y, n_x), in object-plane sampling.
     mask: uint32 (n_y, n_x) or intensities' shape; 0 = good pixel, CXI bit flags otherwise.
-    angles_rad: float64 (n_angles,), tomographic rotation about the y axis.
+    angles_rad: float64 (n_angles,), tomographic rotation about the y axis; for kind "bragg" the
+        rocking angles dtheta about the Bragg condition (cdibench.physics.bragg).
     object_shape: (n_y, n_x) of the object array the positions refer to.
     support: bool (n_y, n_x) known support (CDI) or None.
     truth: ground truth or None (measured data).

@@ -7,6 +7,8 @@ import numpy as np
 from scipy import ndimage
 
 from cdibench import metrics
+from cdibench.metrics.crystal import score_crystal
+from cdibench.physics import bragg
 from cdibench.physics.ptychography import exit_waves
 
 THIN_KINDS = ("cdi", "ptycho-far", "ptycho-near")
@@ -67,10 +69,38 @@ def _volume_truth(dataset):
     return ("beta", dataset.truth.beta) if contact else ("delta", dataset.truth.delta)
 
 
+def bragg_region(dataset, support_fraction: float = 0.5, lit_fraction: float = 0.1) -> np.ndarray:
+    """Where a 'bragg' crystal is scored, bool (n_z, n_y, n_x): its support (|rho| >= half the
+    maximum) where the true scan lights it (summed probe intensity >= 10 % of the maximum)."""
+    truth = dataset.truth
+    geometry = bragg.BraggGeometry(dataset.geometry.energy_kev, dataset.geometry.two_theta_rad,
+                                   dataset.geometry.object_pixel_m)
+    lit = bragg.illumination(truth.probe, truth.positions_px[0], truth.object.shape, geometry)
+    amplitude = np.abs(truth.object)
+    return (amplitude >= support_fraction * amplitude.max()) & (lit >= lit_fraction * lit.max())
+
+
+def _bragg_metric(dataset):
+    """Crystal scores (metrics.crystal) in :func:`bragg_region`, free translation along k_i."""
+    region = bragg_region(dataset)
+    direction = bragg.BraggGeometry(dataset.geometry.energy_kev, dataset.geometry.two_theta_rad,
+                                    dataset.geometry.object_pixel_m).incident_hat
+
+    def crystal(estimate):
+        if estimate.get("object") is None or estimate["object"].shape != dataset.truth.object.shape:
+            return {}
+        scores = score_crystal(estimate["object"], dataset.truth.object, region, direction)
+        return {k: scores[k] for k in ("nrmse", "rmse_phase_rad", "nrmse_amplitude",
+                                       "rmse_phase_deramped_rad", "shift_px")}
+    return crystal
+
+
 def metric_function(dataset):
     """estimate dict -> metrics dict, for per-iteration histories (None without ground truth)."""
     if dataset.truth is None:
         return None
+    if dataset.kind == "bragg":
+        return _bragg_metric(dataset)
     if dataset.kind in THIN_KINDS:
         region = illuminated_region(dataset)
         cdi = dataset.kind == "cdi"
@@ -97,6 +127,8 @@ def score(dataset, reconstruction) -> dict:
         return {}
     estimate = {k: getattr(reconstruction, k) for k in ("object", "delta", "beta")}
     out = dict(fn(estimate))
+    if dataset.kind == "bragg":  # no resolution curve for the crystal (yet)
+        return out
     pixel = dataset.geometry.object_pixel_m
     if dataset.kind in THIN_KINDS and reconstruction.object is not None:
         region = illuminated_region(dataset)

@@ -4,7 +4,8 @@ An executor is a context manager with ``map(fn, tasks, progress)`` yielding ``(t
 error)`` as tasks finish: ``record`` is what ``fn(task)`` returned, ``error`` the exception when
 the task could not be completed at all (a Dask worker that kept dying under it); exactly one of
 the two is None. ``local_workers`` says how many tasks hold a dataset in memory on this machine
-at once (the runner's memory check).
+at once (the runner's memory check); ``remote`` that tasks run in other processes, so ``fn`` and
+the tasks must pickle (the runner then passes ``runner.run_task_on_worker``).
 
 The runner simulates the datasets up front and ``fn`` writes each task's record atomically into
 the results folder, so the folder is the only state shared with the workers: a lost worker costs
@@ -15,6 +16,7 @@ the core works without the ``dask`` extra.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +25,8 @@ from tqdm.auto import tqdm
 
 EXECUTORS = ("local", "dask")
 LOOPBACK = "127.0.0.1"
+_NO_DASK = ("executor = 'dask' needs dask.distributed, which is not installed: expected the dask extra, "
+            "pip install 'cdibench[dask]'")
 
 
 def _label(task) -> str:
@@ -72,6 +76,9 @@ class DaskExecutor:
     on an embedded ``LocalCluster`` of ``workers`` single-threaded processes bound to loopback
     (no dashboard). ``retries``: extra attempts of a task that raised; ``resources``: what each
     task needs from a worker (e.g. ``{"GPU": 1}`` for workers started with ``--resources GPU=1``).
+
+    The LocalCluster's workers are spawned processes: a script that runs a suite on it needs the
+    usual ``if __name__ == "__main__":`` guard (``cdibench run`` has it).
     """
 
     name = "dask"
@@ -88,6 +95,8 @@ class DaskExecutor:
             raise ValueError(f"retries = {retries!r} is invalid: expected an integer >= 0")
         if scheduler is not None and "://" not in scheduler:
             raise ValueError(f"scheduler = {scheduler!r} is invalid: expected an address like tcp://HOST:PORT")
+        if importlib.util.find_spec("distributed") is None:  # fail before any dataset is simulated
+            raise ImportError(_NO_DASK)
         self.workers = workers or os.cpu_count() or 1
         self.scheduler, self.retries = scheduler, retries
         self.resources = dict(resources or {})
@@ -101,7 +110,8 @@ class DaskExecutor:
         return 1 if self.scheduler else self.workers
 
     def describe(self) -> str:
-        where = self.scheduler or f"LocalCluster of {self.workers} processes on {LOOPBACK}"
+        where = self.scheduler or (f"LocalCluster of {self.workers} process{'es' if self.workers > 1 else ''} "
+                                   f"on {LOOPBACK}")
         return f"dask ({where})"
 
     def __enter__(self):
@@ -111,13 +121,14 @@ class DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
-            raise ImportError("executor 'dask' needs dask.distributed: pip install 'cdibench[dask]' "
-                              f"({exc})") from None
+            raise ImportError(f"{_NO_DASK} ({exc})") from None
         if self.scheduler:
             self.client = Client(self.scheduler, timeout=f"{self.connect_timeout_s}s")
         else:
+            # no dashboard; the scheduler's small HTTP server (health checks) on a free loopback port
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                         host=LOOPBACK, dashboard_address=None, silence_logs=logging.ERROR,
+                                        scheduler_kwargs={"dashboard": False, "dashboard_address": f"{LOOPBACK}:0"},
                                         resources=self.resources or None)
             try:
                 self.client = Client(self.cluster)

@@ -17,12 +17,15 @@ Layout written by :func:`save_cxi` (N = n_angles * n_positions frames, angle-maj
     /entry_1/process_1/{program, version, command, configuration (the spec TOML), date}
     /entry_1/cdibench/                       what CXI has no place for
         kind, detection ("far" | "near"), object_shape int64 (2,), object_pixel_m [m],
+        two_theta_rad [rad] (kind "bragg": the scattering angle 2theta; 0 otherwise; absent = 0),
         n_angles, n_positions, angles_rad float64 (n_angles,), probe_guess (soft link to
         illumination), support bool (optional), seed (optional), spec_toml, provenance (JSON),
         truth/{delta, beta, voxel_size_m, object, probe, positions_px} (optional)
 
 Per-frame rotation angles are not written under geometry_1 (CXI 1.6 has no field for them):
-frame ``i`` has angle ``angles_rad[i // n_positions]``.
+frame ``i`` has angle ``angles_rad[i // n_positions]`` (for kind "bragg" the rocking angle dtheta).
+Kind "bragg" stores its probe-centre offsets (y, a) in the probe's own plane as translation
+(x = a, y), and the ground-truth crystal (complex, (n_z, n_y, n_x)) as truth/object.
 
 Translation convention. CXI records the *sample* translation. The probe centre relative to the
 object-array centre is ``c = positions_px + probe_n // 2 - object_n // 2`` (row, col) [px], and
@@ -79,6 +82,7 @@ FIELD_PATHS = {
     "probe_guess": PATHS["illumination"], "geometry.energy_kev": PATHS["energy"],
     "geometry.distance_m": PATHS["distance"], "geometry.detector_pixel_m": PATHS["x_pixel_size"],
     "geometry.object_pixel_m": f"{CDIBENCH}/object_pixel_m", "geometry.detection": f"{CDIBENCH}/detection",
+    "geometry.two_theta_rad": f"{CDIBENCH}/two_theta_rad",
     **{name: f"{CDIBENCH}/{name}" for name in ("kind", "angles_rad", "object_shape", "support",
                                                "seed", "spec_toml", "provenance")},
 }
@@ -130,6 +134,7 @@ def _write_cdibench_group(f: h5py.File, ds: Dataset) -> None:
     g["detection"] = ds.geometry.detection
     g["object_shape"] = np.array(ds.object_shape, dtype=np.int64)
     g["object_pixel_m"] = np.float64(ds.geometry.object_pixel_m)
+    g["two_theta_rad"] = np.float64(ds.geometry.two_theta_rad)
     g["n_angles"] = np.int64(ds.n_angles)
     g["n_positions"] = np.int64(ds.n_positions)
     g["angles_rad"] = ds.angles_rad
@@ -244,7 +249,10 @@ def _string(f, path: str, required: bool = True):
         raise ValueError(f"{path}: expected one string, got shape {value.shape}")
     value = value.reshape(()).item()
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: expected a UTF-8 string, got undecodable bytes ({exc})") from None
     if not isinstance(value, str):
         raise TypeError(f"{path}: expected a string, got {type(value).__name__}")
     return value
@@ -366,7 +374,9 @@ def _own_meta(f, t: np.ndarray, signs, pattern) -> dict:
     provenance = json.loads(_string(f, f"{g}/provenance", required=False) or "{}")
     if not isinstance(provenance, dict):
         raise TypeError(f"{g}/provenance: expected a JSON object, got {type(provenance).__name__}")
+    two_theta = _number(f, f"{g}/two_theta_rad", "rad", allow_zero=True, required=False)
     return dict(kind=_string(f, f"{g}/kind"), detection=_string(f, f"{g}/detection"),
+                two_theta_rad=two_theta or 0.0,
                 object_shape=object_shape, object_pixel_m=object_pixel_m, positions_px=positions,
                 angles_rad=_array(f, f"{g}/angles_rad", "fiu"),
                 support=_array(f, f"{g}/support", "biu", required=False), truth=_truth(f),
@@ -421,7 +431,7 @@ def _read(f: h5py.File, probe_override) -> Dataset:
     shape4 = (*meta["positions_px"].shape[:2], *pattern)
     try:
         geometry = Geometry(energy_kev, distance_m, pixel_m, meta.pop("object_pixel_m"),
-                            meta.pop("detection"))
+                            meta.pop("detection"), meta.pop("two_theta_rad", 0.0))
     except ValueError as exc:
         field = str(exc).split()[0]
         raise ValueError(f"{FIELD_PATHS.get(field, DETECTOR)}: {exc}") from exc

@@ -31,8 +31,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cdibench.evaluate import score
-from cdibench.floor import floor_seconds
 from cdibench.executors import LocalExecutor
+from cdibench.floor import floor_seconds
 from cdibench.io import load_cxi, save_cxi
 from cdibench.metrics import time_to_target
 from cdibench.provenance import provenance
@@ -229,7 +229,8 @@ def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, pro
         with PeakMemory() as memory:
             rec = reconstruct(dataset, task.run.solver, config, progress=progress, device=device,
                               max_wall_s=suite.max_wall_s)
-        scores = score(dataset, rec)
+        with np.errstate(**({"over": "ignore", "invalid": "ignore"} if rec.status == "diverged" else {})):
+            scores = score(dataset, rec)  # a diverged state may overflow the metrics: inf, honestly
         floor = floor_seconds(task.run.solver, dataset, config)
         save_reconstruction(rec, out / "reconstructions" / f"{task.key}.h5", str(path.resolve()))
         pd.DataFrame(rec.history).to_csv(out / "histories" / f"{task.key}.csv", index=False)
@@ -249,15 +250,28 @@ def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, pro
     return record
 
 
+def _read_record(path: Path, key: str | None = None) -> dict | None:
+    """The record in ``path`` (of ``key``, if given); None if torn, not JSON or not a record."""
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, OSError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        return None
+    return record if key is None or record["key"] == key else None
+
+
+def read_records(out: Path, keys: set[str] | None = None) -> list[dict]:
+    """The readable records in ``out/records`` (those of ``keys`` if given), by file name; a torn
+    file is skipped, and the temp files ``.<key>.json.*.tmp`` an interrupted write leaves are not
+    records."""
+    records = (_read_record(file) for file in sorted((Path(out) / "records").glob("*.json")))
+    return [r for r in records if r is not None and (keys is None or r["key"] in keys)]
+
+
 def done_keys(out: Path) -> set[str]:
-    """Keys of the records already written and readable (a torn file is redone)."""
-    keys = set()
-    for file in (out / "records").glob("*.json"):
-        try:
-            keys.add(json.loads(file.read_text())["key"])
-        except (ValueError, KeyError, OSError):
-            continue
-    return keys
+    """Keys of the records already written and readable (a torn one is redone)."""
+    return {record["key"] for record in read_records(out)}
 
 
 def _failed_record(task: Task, out: Path, error: BaseException) -> dict:
@@ -267,14 +281,6 @@ def _failed_record(task: Task, out: Path, error: BaseException) -> dict:
                   provenance=provenance(seed=task.seed), total_s=0.0)
     write_json_atomic(out / "records" / f"{task.key}.json", record)
     return record
-
-
-def _read_record(path: Path, key: str) -> dict | None:
-    try:
-        record = json.loads(path.read_text())
-    except (ValueError, OSError):
-        return None
-    return record if isinstance(record, dict) and record.get("key") == key else None
 
 
 def run_task_on_worker(task: Task, out: Path, suite: Suite, device: str | None = None) -> dict:

@@ -198,6 +198,9 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
 
 def simulate(spec: DatasetSpec, progress: bool = True) -> Dataset:
     """Simulate the experiment described by ``spec``; deterministic in ``spec.seed``."""
+    if spec.kind == "bragg":  # crystal, Bragg geometry: cdibench.simulate_bragg
+        from cdibench.simulate_bragg import simulate_bragg
+        return simulate_bragg(spec, progress)
     rng = _rngs(spec.seed)
     geo = spec.geometry
     samp = Sampling(geo.object_pixel, spec.simulation.grid_upsample, spec.simulation.slices_per_voxel,

@@ -16,9 +16,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cdibench import units
+from cdibench.ad.bragg_config import BraggFitConfig
 from cdibench.ad.config import FitConfig, VolumeFitConfig
 from cdibench.config import from_mapping, require
 from cdibench.evaluate import metric_function
+from cdibench.peers.cdtools_adapter import CdtoolsConfig
 from cdibench.provenance import provenance
 from cdibench.reconstruction import Reconstruction, Recorder
 from cdibench.validate import validate_dataset
@@ -217,6 +219,11 @@ def _run_ad_volume(name, ds, config, recorder, device=None):
     return solve_volume(name, ds, config, recorder, device)
 
 
+def _run_ad_bragg(name, ds, config, recorder, device=None):
+    from cdibench.ad.bragg import solve_bragg
+    return solve_bragg(name, ds, config, recorder, device)
+
+
 SOLVERS: dict[str, SolverInfo] = {
     "hio": SolverInfo(("cdi",), HioConfig, _run_hio, description="HIO/ER cycles (Fienup 1982), numpy"),
     "er": SolverInfo(("cdi",), ErConfig, _run_er, description="error reduction (Fienup 1982), numpy"),
@@ -239,7 +246,24 @@ SOLVERS: dict[str, SolverInfo] = {
                           "AD multi-angle multislice ptychography: 3D beyond the depth of focus (TensorFlow)"),
     "ad-fullfield": SolverInfo(("fullfield-tomo",), VolumeFitConfig, _run_ad_volume, {"learning_rate": 3e-4},
                                "AD full-field projection tomography (TensorFlow)"),
+    "ad-bragg": SolverInfo(("bragg",), BraggFitConfig, _run_ad_bragg,
+                           {"learning_rate": 0.02, "iterations": 200, "shrinkwrap_threshold": 0.2, "shrinkwrap_after": 20},
+                           "AD multi-angle Bragg ptychography: the complex 3D crystal (TensorFlow)"),
 }
+
+
+# Peers (optional extra `peers`): established codes run in the same harness. The peer
+# and PyTorch are imported only when such a solver runs; without them the run fails with a
+# ValueError naming the extra to install (cdibench/peers/).
+def _run_cdtools(name, ds, config, recorder, device=None):
+    from cdibench.peers.cdtools_adapter import solve
+    return solve(name, ds, config, recorder, device)
+
+
+SOLVERS.update({
+    "cdtools-fancyptycho": SolverInfo(("ptycho-far",), CdtoolsConfig, _run_cdtools, {"lr": 0.005},
+                                      "cdtools FancyPtycho with its Adam loop (PyTorch; extra: peers)"),
+})
 
 
 def load_backend(name: str) -> None:
@@ -247,6 +271,8 @@ def load_backend(name: str) -> None:
     that a run's memory and time are its own, not the library's start-up."""
     if SOLVERS[name].run is _run_ad_thin or SOLVERS[name].run is _run_ad_volume:
         import cdibench.ad.solvers  # noqa: F401
+    if SOLVERS[name].run is _run_ad_bragg:
+        import cdibench.ad.bragg  # noqa: F401
 
 
 def solver_config(name: str, options: Mapping | None = None, seed: int | None = None):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from cdibench import units
 from cdibench.config import from_mapping, require, to_mapping
 from cdibench.dataset import KINDS
 from cdibench.phantoms.registry import phantom_config
+from cdibench.physics import bragg as bragg_physics
 from cdibench.physics.coherence import CoherenceConfig
 from cdibench.physics.detector import DetectorConfig
 from cdibench.physics.noise import NoiseConfig
@@ -39,10 +43,11 @@ class GeometryConfig:
     object_pixel_m: float | None = None
 
     def __post_init__(self):
-        require(self.energy_kev > 0, "geometry.energy_kev", self.energy_kev, "a photon energy > 0 keV")
+        require(0 < self.energy_kev < math.inf, "geometry.energy_kev", self.energy_kev,
+                "a finite photon energy > 0 keV")
         require(self.detection in ("far", "near"), "geometry.detection", self.detection, "'far' or 'near'")
         near = self.detection == "near"
-        require(self.distance_m > 0 or (near and self.distance_m == 0), "geometry.distance_m",
+        require(0 < self.distance_m < math.inf or (near and self.distance_m == 0), "geometry.distance_m",
                 self.distance_m, "> 0 m (>= 0 for near field)")
         require(self.pattern_px >= 8 and self.pattern_px % 2 == 0, "geometry.pattern_px",
                 self.pattern_px, "an even number of pixels >= 8")
@@ -51,7 +56,8 @@ class GeometryConfig:
                 self.detector_pixel_m, "exactly one of detector_pixel_m / object_pixel_m "
                 "(near field: object_pixel_m)")
         for name in given:
-            require(getattr(self, name) > 0, f"geometry.{name}", getattr(self, name), "> 0 m")
+            require(0 < getattr(self, name) < math.inf, f"geometry.{name}", getattr(self, name),
+                    "a finite size > 0 m")
 
     @property
     def object_pixel(self) -> float:
@@ -115,6 +121,59 @@ class CdiConfig:
 
 
 @dataclass(frozen=True)
+class BraggConfig:
+    """Bragg geometry of kind 'bragg' (frame and conventions: cdibench.physics.bragg).
+
+    Exactly one of d_spacing_m (the reflection's lattice-plane spacing [m]; 2theta from Bragg's law
+    at geometry.energy_kev) and two_theta_deg (the scattering angle [deg]). The rocking scan:
+    n_rocking sample angles dtheta equally spaced over [-rocking_range_deg / 2, +rocking_range_deg / 2]
+    about the Bragg condition (n_rocking = 1: dtheta = 0 only, single-angle Bragg ptychography).
+    """
+
+    d_spacing_m: float | None = None
+    two_theta_deg: float | None = None
+    rocking_range_deg: float = 0.0
+    n_rocking: int = 1
+
+    def __post_init__(self):
+        require((self.d_spacing_m is None) != (self.two_theta_deg is None), "bragg.d_spacing_m",
+                self.d_spacing_m, f"exactly one of bragg.d_spacing_m, bragg.two_theta_deg "
+                f"(bragg.two_theta_deg = {self.two_theta_deg!r})")
+        if self.d_spacing_m is not None:
+            require(0 < self.d_spacing_m < 1e-6, "bragg.d_spacing_m", self.d_spacing_m, "a spacing in (0, 1e-6) m")
+        if self.two_theta_deg is not None:
+            require(0 < self.two_theta_deg < 180, "bragg.two_theta_deg", self.two_theta_deg, "an angle in (0, 180) deg")
+        require(self.n_rocking >= 1, "bragg.n_rocking", self.n_rocking, ">= 1")
+        require(0 <= self.rocking_range_deg <= 10 and (self.rocking_range_deg > 0) == (self.n_rocking > 1),
+                "bragg.rocking_range_deg", self.rocking_range_deg,
+                "in (0, 10] deg with n_rocking > 1, 0 with n_rocking = 1")
+
+    def two_theta_rad(self, energy_kev: float) -> float:
+        if self.two_theta_deg is not None:
+            return float(math.radians(self.two_theta_deg))
+        try:
+            return bragg_physics.two_theta_rad(energy_kev, self.d_spacing_m)
+        except ValueError as exc:
+            raise ValueError(f"bragg.{exc}") from None
+
+    def rocking_angles_rad(self):
+        """dtheta of each rocking step [rad], float64 (n_rocking,)."""
+        half = math.radians(self.rocking_range_deg) / 2
+        return np.linspace(-half, half, self.n_rocking) if self.n_rocking > 1 else np.zeros(1)
+
+
+def _check_bragg(spec) -> None:
+    """Kind 'bragg' needs a [bragg] table, a crystal phantom whose (n_y, n_x) is the detector field."""
+    require(spec.bragg is not None, "bragg", None, "a [bragg] table for kind 'bragg'")
+    require(spec.kind == "bragg", "bragg", "(table)", f"no [bragg] table for kind {spec.kind!r}")
+    spec.bragg.two_theta_rad(spec.geometry.energy_kev)
+    require(spec.phantom.type == "crystal", "phantom.type", spec.phantom.type, "'crystal' for kind 'bragg'")
+    n = spec.geometry.pattern_px
+    require(tuple(spec.phantom.shape_px[1:]) == (n, n), "phantom.shape_px", list(spec.phantom.shape_px),
+            f"[n_z, {n}, {n}] (kind 'bragg': the grid's cross-section is the detector field, geometry.pattern_px)")
+
+
+@dataclass(frozen=True)
 class ErrorsConfig:
     """Experimental errors the solvers do not know: true positions = recorded + jitter."""
 
@@ -167,6 +226,7 @@ class DatasetSpec:
     detector: DetectorConfig = DetectorConfig()
     errors: ErrorsConfig = ErrorsConfig()
     simulation: SimulationConfig = SimulationConfig()
+    bragg: BraggConfig | None = None
 
     def __post_init__(self):
         require(self.kind in KINDS, "kind", self.kind, f"one of {', '.join(KINDS)}")
@@ -174,12 +234,14 @@ class DatasetSpec:
         require(len(self.phantom.shape_px) == 3 and min(self.phantom.shape_px) >= 1,
                 "phantom.shape_px", self.phantom.shape_px, "(n_z, n_y, n_x) with positive sizes")
         far = self.geometry.detection == "far"
-        require(far == (self.kind in ("cdi", "ptycho-far")) or self.kind.startswith("multislice"),
+        require(far == (self.kind in ("cdi", "ptycho-far", "bragg")) or self.kind.startswith("multislice"),
                 "geometry.detection", self.geometry.detection, f"the detection of kind {self.kind!r}")
         require(self.tomography.n_angles == 1 or self.kind in ("multislice-tomo", "fullfield-tomo"),
                 "tomography.n_angles", self.tomography.n_angles, f"1 for kind {self.kind!r}")
         require(self.detector.binning == 1 or far, "detector.binning", self.detector.binning,
                 "1 for near-field detection (use simulation.grid_upsample)")
+        if self.kind == "bragg" or self.bragg is not None:
+            _check_bragg(self)
 
     def with_seed(self, seed: int) -> "DatasetSpec":
         return dataclasses.replace(self, seed=seed)
@@ -202,7 +264,7 @@ class DatasetSpec:
 _SECTIONS = {"probe": ProbeConfig, "scan": ScanConfig, "tomography": TomographyConfig,
              "cdi": CdiConfig, "noise": NoiseConfig, "coherence": CoherenceConfig,
              "detector": DetectorConfig, "errors": ErrorsConfig, "simulation": SimulationConfig,
-             "geometry": GeometryConfig}
+             "geometry": GeometryConfig, "bragg": BraggConfig}
 
 
 def spec_from_mapping(data: dict) -> DatasetSpec:
@@ -256,8 +318,8 @@ def _toml_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str):  # a TOML basic string: JSON's escapes minus surrogate pairs, plus DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} {value!r} to TOML")

@@ -92,6 +92,10 @@ def _check_geometry(geo, kind: str) -> None:
                               f"expects {expected!r}")
     if expected == "far" and geo.distance_m == 0:
         raise FieldValueError("geometry.distance_m", "got 0.0; far-field detection needs a distance > 0")
+    bragg = kind == "bragg"
+    if not (np.isfinite(geo.two_theta_rad) and ((0 < geo.two_theta_rad < np.pi) if bragg else geo.two_theta_rad == 0)):
+        raise FieldValueError("geometry.two_theta_rad", f"got {geo.two_theta_rad!r}; expected "
+                              + ("the scattering angle 2theta in (0, pi) rad" if bragg else f"0 for kind {kind!r}"))
 
 
 def _check_intensities(ds: Dataset) -> np.ndarray:
@@ -104,14 +108,15 @@ def _check_intensities(ds: Dataset) -> np.ndarray:
     bad = ~np.isfinite(frame_sum)
     if bad.any():
         frame = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise FieldValueError("intensities", f"frame {frame} (angle, position) contains NaN or Inf; "
-                              "expected finite photon counts")
+        pixel = tuple(int(i) for i in np.argwhere(~np.isfinite(arr[frame]))[0])
+        raise FieldValueError("intensities", f"frame {frame} (angle, position) contains NaN or Inf "
+                              f"({arr[frame][pixel].item()!r} at pixel {pixel}); expected finite photon counts")
     frame_min = arr.min(axis=(2, 3))
     if (frame_min < 0).any():
         frame = tuple(int(i) for i in np.argwhere(frame_min < 0)[0])
         raise FieldValueError("intensities", f"frame {frame} (angle, position) has min value "
                               f"{float(frame_min[frame])!r}; expected non-negative photon counts")
-    if not ds.kind.endswith("-tomo") and arr.shape[0] != 1:
+    if not (ds.kind.endswith("-tomo") or ds.kind == "bragg") and arr.shape[0] != 1:
         raise FieldValueError("intensities", f"kind {ds.kind!r} has one angle; got {arr.shape[0]} angles")
     if ds.kind == "cdi" and arr.shape[:2] != (1, 1):
         raise FieldValueError("intensities", f"kind 'cdi' expects shape (1, 1, n_y, n_x), got {arr.shape}")
@@ -132,7 +137,7 @@ def _check_object_shape(value) -> tuple[int, int]:
     return tuple(out)
 
 
-def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple) -> np.ndarray:
+def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple, kind: str = "") -> np.ndarray:
     pos = _array("positions_px", pos, "fiu").astype(np.float64, copy=False)
     _shape("positions_px", pos, (*n_frames, 2), "(n_angles, n_positions, 2)")
     _finite("positions_px", pos)
@@ -140,6 +145,15 @@ def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple) 
     if (upper < 0).any():
         raise FieldValueError("object_shape", f"got {object_shape}; expected >= the pattern/probe "
                               f"shape {pattern} on every axis")
+    if kind == "bragg":  # the probe centre p + pattern // 2 inside the object array
+        lower, upper = -(np.array(pattern) // 2), np.array(object_shape) - 1 - np.array(pattern) // 2
+        excess = np.maximum(lower - pos, pos - upper)
+        if (excess > 0).any():
+            index = np.unravel_index(int(np.argmax(excess)), excess.shape)
+            raise FieldValueError("positions_px", f"probe centre off the field: value {pos[index].item()!r} at "
+                                  f"index {tuple(int(i) for i in index)}; expected kind 'bragg' offsets in "
+                                  f"[{int(lower[index[-1]])}, {int(upper[index[-1]])}] px")
+        return pos
     excess = np.maximum(-np.floor(pos), np.ceil(pos) - upper)
     if (excess > 0).any():
         index = np.unravel_index(int(np.argmax(excess)), excess.shape)
@@ -192,7 +206,7 @@ def _check_support(support, object_shape: tuple):
     return support
 
 
-def _check_truth(truth, ds_shapes: dict):
+def _check_truth(truth, ds_shapes: dict, kind: str = ""):
     if truth is None:
         return None
     if not isinstance(truth, GroundTruth):
@@ -208,7 +222,11 @@ def _check_truth(truth, ds_shapes: dict):
         raise FieldValueError("truth.voxel_size_m", f"got {vox!r}; expected a size in m in "
                               f"(0, {MAX_OBJECT_PIXEL_M:g}]")
     obj = _array("truth.object", truth.object, "fc").astype(np.complex64, copy=False)
-    _shape("truth.object", obj, ds_shapes["object"], "(object_shape)")
+    if kind == "bragg":  # the complex crystal on the volume grid, whose (n_y, n_x) is the field
+        _shape("truth.delta", delta, (delta.shape[0], *ds_shapes["object"]), "(n_z, object_shape)")
+        _shape("truth.object", obj, delta.shape, "(delta's shape: the crystal of kind 'bragg')")
+    else:
+        _shape("truth.object", obj, ds_shapes["object"], "(object_shape)")
     _finite("truth.object", obj)
     probe = _check_probe("truth.probe", truth.probe, ds_shapes["pattern"], nonzero=False)
     pos = _array("truth.positions_px", truth.positions_px, "fiu").astype(np.float64, copy=False)
@@ -250,13 +268,13 @@ def validate_dataset(ds: Dataset) -> Dataset:
     shape4 = intensities.shape
     pattern = shape4[2:]
     object_shape = _check_object_shape(ds.object_shape)
-    positions = _check_positions(ds.positions_px, shape4[:2], pattern, object_shape)
+    positions = _check_positions(ds.positions_px, shape4[:2], pattern, object_shape, ds.kind)
     probe = _check_probe("probe_guess", ds.probe_guess, pattern)
     mask = _check_mask(ds.mask, shape4)
     angles = _check_angles(ds.angles_rad, shape4[0])
     support = _check_support(ds.support, object_shape)
     shapes = {"object": object_shape, "pattern": pattern, "positions": positions.shape}
-    truth = _check_truth(ds.truth, shapes)
+    truth = _check_truth(ds.truth, shapes, ds.kind)
     _check_meta(ds)
     return dataclasses.replace(
         ds, intensities=intensities, positions_px=positions, probe_guess=probe, mask=mask,

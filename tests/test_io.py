@@ -34,7 +34,7 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
                  mask_per_frame: bool = False) -> Dataset:
     """A small valid Dataset of ``kind`` with random content (fixed seed)."""
     rng = np.random.default_rng(seed)
-    n_angles = 3 if kind.endswith("-tomo") else 1
+    n_angles = 3 if kind.endswith("-tomo") or kind == "bragg" else 1  # bragg: rocking angles
     n_positions = 1 if kind in ("cdi", "fullfield-tomo") else 5
     ny, nx = PATTERN
     if n_positions == 1:
@@ -45,7 +45,8 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
         positions = rng.uniform(0, high, size=(n_angles, n_positions, 2))
     if kind in FARFIELD_KINDS:
         geometry = Geometry(ENERGY_KEV, 2.0, 75e-6,
-                            float(units.farfield_pixel_size_m(ENERGY_KEV, 2.0, 75e-6, ny)), "far")
+                            float(units.farfield_pixel_size_m(ENERGY_KEV, 2.0, 75e-6, ny)), "far",
+                            0.6 if kind == "bragg" else 0.0)
     else:
         geometry = Geometry(ENERGY_KEV, 0.05, 50e-9, 50e-9, "near")
     shape4 = (n_angles, n_positions, ny, nx)
@@ -58,7 +59,7 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
     if truth:
         delta = rng.random((4, *object_shape), dtype=np.float32) * 1e-6
         beta = rng.random((4, *object_shape), dtype=np.float32) * 1e-8
-        obj = np.exp(1j * rng.normal(size=object_shape)).astype(np.complex64)
+        obj = np.exp(1j * rng.normal(size=delta.shape if kind == "bragg" else object_shape)).astype(np.complex64)
         true_positions = positions + rng.normal(scale=0.1, size=positions.shape)
         gt = GroundTruth(delta, beta, 50e-9, obj, probe[:1] * 2, true_positions)
     return Dataset(

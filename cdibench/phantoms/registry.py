@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from cdibench.config import from_mapping
-from cdibench.phantoms import thick, thin
+from cdibench.phantoms import crystal, thick, thin
 from cdibench.phantoms.base import Phantom
 
 PHANTOMS: dict[str, tuple[type, Callable[..., Phantom]]] = {
@@ -18,6 +18,7 @@ PHANTOMS: dict[str, tuple[type, Callable[..., Phantom]]] = {
     "cone": (thick.ConeConfig, thick.cone),
     "chip": (thick.ChipConfig, thick.chip),
     "shepp-logan-3d": (thick.SheppLogan3DConfig, thick.shepp_logan_3d),
+    "crystal": (crystal.CrystalConfig, crystal.crystal),
 }
 
 
