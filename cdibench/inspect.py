@@ -90,6 +90,8 @@ def inspect_png(ds: Dataset, path) -> Path:
     n = 4
     if ds.truth is not None:
         obj = ds.truth.object
+        if obj.ndim == 3:  # the complex crystal of kind "bragg": its central z slice
+            obj = obj[obj.shape[0] // 2]
         _panel(fig, 1, n, np.abs(obj), "truth |object|", cmap="gray", vmin=0)
         _panel(fig, 2, n, np.angle(obj), "truth arg(object) [rad]", cmap="twilight", vmin=-np.pi, vmax=np.pi)
         if ds.truth.delta.shape[0] > 1:
