@@ -56,52 +56,11 @@ def _reconstruct(ds, solver: str, **options):
 # time per iteration
 
 
-class PtychoIteration:
-    """Far-field ptychography: one ePIE / rPIE sweep over all positions (includes the engine's
-    per-call data preparation, ~5 %), or one ad-ptycho epoch (minibatches of 12 positions, Adam)."""
+class _Iteration:
+    """Shared machinery: datasets simulated once per case (setup_cache), the solver's single
+    iteration built and warmed up in setup (untimed), one iteration timed."""
 
-    params = (["epie", "rpie", "ad-ptycho"], ["quick-ptycho-far", "std-ptycho-far"])
     param_names = ("solver", "case")
-    timeout = 300
-
-    def setup_cache(self):
-        return _datasets(self.params[1])
-
-    setup_cache.timeout = 900
-
-    def setup(self, datasets, solver, case):
-        self.iteration = _iteration(datasets, solver, case)
-
-    def time_iteration(self, datasets, solver, case):
-        self.iteration()
-
-
-class CdiIteration:
-    """Far-field CDI with a known support (quick-cdi, 64 x 64): one HIO or ER iteration, or one
-    ad-cdi step."""
-
-    params = (["hio", "er", "ad-cdi"], ["quick-cdi"])
-    param_names = ("solver", "case")
-    timeout = 300
-
-    def setup_cache(self):
-        return _datasets(self.params[1])
-
-    def setup(self, datasets, solver, case):
-        self.iteration = _iteration(datasets, solver, case)
-
-    def time_iteration(self, datasets, solver, case):
-        self.iteration()
-
-
-class TomoIteration:
-    """Thick-sample tomography (multislice-tomo): one ad-tomo epoch (every angle, all positions,
-    multislice through the rotated volume) vs one iteration of the conventional pipeline (one
-    ePIE sweep per angle; its final FBP runs once and is not included)."""
-
-    params = (["ad-tomo", "ptycho-fbp"], ["quick-multislice-tomo", "tomo-thick-du2020"])
-    param_names = ("solver", "case")
-    timeout = 600
 
     def setup_cache(self):
         return _datasets(self.params[1])
@@ -115,24 +74,38 @@ class TomoIteration:
         self.iteration()
 
 
-class FullfieldIteration:
+class PtychoIteration(_Iteration):
+    """Far-field ptychography: one ePIE / rPIE sweep over all positions (includes the engine's
+    per-call data preparation, ~5 %), or one ad-ptycho epoch (minibatches of 12 positions, Adam)."""
+
+    params = (["epie", "rpie", "ad-ptycho"], ["quick-ptycho-far", "std-ptycho-far"])
+    timeout = 300
+
+
+class CdiIteration(_Iteration):
+    """Far-field CDI with a known support (quick-cdi, 64 x 64): one HIO or ER iteration, or one
+    ad-cdi step."""
+
+    params = (["hio", "er", "ad-cdi"], ["quick-cdi"])
+    timeout = 300
+
+
+class TomoIteration(_Iteration):
+    """Thick-sample tomography (multislice-tomo): one ad-tomo epoch (every angle, all positions,
+    multislice through the rotated volume) vs one iteration of the conventional pipeline (one
+    ePIE sweep per angle; its final FBP runs once and is not included)."""
+
+    params = (["ad-tomo", "ptycho-fbp"], ["quick-multislice-tomo", "tomo-thick-du2020"])
+    timeout = 600
+
+
+class FullfieldIteration(_Iteration):
     """Full-field tomography (quick-fullfield-tomo: 64 angles, 64^3): the whole FBP (one pass) vs
     one ad-fullfield epoch."""
 
     params = (["fbp", "ad-fullfield"], ["quick-fullfield-tomo"])
-    param_names = ("solver", "case")
     timeout = 300
 
-    def setup_cache(self):
-        return _datasets(self.params[1])
-
-    setup_cache.timeout = 900
-
-    def setup(self, datasets, solver, case):
-        self.iteration = _iteration(datasets, solver, case)
-
-    def time_iteration(self, datasets, solver, case):
-        self.iteration()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,7 +119,6 @@ class PtychoAccuracy:
 
     ITERATIONS = 100
     params = (["epie", "ad-ptycho"], ["quick-ptycho-far", "std-ptycho-far"])
-    param_names = ("solver", "case")
     timeout = 300
 
     def setup_cache(self):
@@ -225,7 +197,6 @@ class TomoAccuracy:
 
     OPTIONS = {"ad-tomo": {"iterations": 10}, "ptycho-fbp": {}}
     params = (["ad-tomo", "ptycho-fbp"], ["quick-multislice-tomo", "tomo-thick-du2020"])
-    param_names = ("solver", "case")
     timeout = 300
 
     def setup_cache(self):

@@ -59,6 +59,8 @@ import numpy as np
 
 from cdibench import units
 from cdibench.dataset import Dataset, Geometry, GroundTruth
+from cdibench.hdf5_fields import array as _array, dataset as _dataset, integers as _integers, node as _node
+from cdibench.hdf5_fields import number as _number, string as _string
 from cdibench.provenance import package_version
 from cdibench.validate import (ENERGY_J_RANGE, MAX_OBJECT_PX, FieldTypeError, FieldValueError,
                                validate_dataset)
@@ -179,84 +181,6 @@ def save_cxi(ds: Dataset, path, *, compression: str | None = None, command: str 
 
 
 # ----------------------------------------------------------------------------------- reading
-
-def _node(f: h5py.File, path: str, required: bool = True, *alternatives: str):
-    """The object at ``path`` (else at the first present alternative); None if optional and absent."""
-    for where in (path, *alternatives):
-        try:
-            node = f.get(where)
-        except (KeyError, TypeError, ValueError):
-            node = None
-        if node is not None:
-            return node
-    if required:
-        also = f" (nor {', '.join(alternatives)})" if alternatives else ""
-        raise ValueError(f"{path}: missing (required){also}, or a dangling link")
-    return None
-
-
-def _dataset(f, path: str, kinds: str, ndims=None, required: bool = True, *alternatives: str):
-    """The h5py dataset at ``path`` with dtype kind in ``kinds``; None if optional and absent."""
-    node = _node(f, path, required, *alternatives)
-    if node is None:
-        return None
-    path = node.name.lstrip("/") if node.name else path
-    if not isinstance(node, h5py.Dataset):
-        raise TypeError(f"{path}: expected a dataset, got {type(node).__name__}")
-    if node.dtype.kind not in kinds:
-        raise TypeError(f"{path}: expected dtype kind in {kinds!r}, got {node.dtype}")
-    if ndims is not None and node.ndim not in ndims:
-        raise ValueError(f"{path}: expected {' or '.join(map(str, ndims))} dimensions, got shape {node.shape}")
-    return node
-
-
-def _array(f, path: str, kinds: str, ndims=None, required: bool = True):
-    """The dataset at ``path`` read as an ndarray (see ``_dataset``)."""
-    node = _dataset(f, path, kinds, ndims, required)
-    return None if node is None else np.asarray(node[()])
-
-
-def _number(f, path: str, unit: str, allow_zero: bool = False, required: bool = True):
-    value = _array(f, path, "fiu", required=required)
-    if value is None:
-        return None
-    if value.size != 1:
-        raise ValueError(f"{path}: expected a scalar in {unit}, got shape {value.shape}")
-    x = float(value.reshape(()))
-    if not (np.isfinite(x) and (x > 0 or (allow_zero and x == 0))):
-        raise ValueError(f"{path}: expected a {'non-negative' if allow_zero else 'positive'} "
-                         f"number in {unit}, got {x!r}")
-    return x
-
-
-def _integers(f, path: str, shape: tuple, lo: int, hi: int, required: bool = True):
-    value = _array(f, path, "fiu", required=required)
-    if value is None:
-        return None
-    if value.shape != shape and not (shape == () and value.shape == (1,)):
-        raise ValueError(f"{path}: expected integer shape {shape}, got {value.shape}")
-    if not (np.all(np.isfinite(value)) and np.all(value == np.round(value))
-            and np.all((value >= lo) & (value <= hi))):
-        raise ValueError(f"{path}: expected integers in [{lo}, {hi}], got {value.tolist()!r}")
-    return value.astype(np.int64).reshape(shape)
-
-
-def _string(f, path: str, required: bool = True):
-    value = _array(f, path, "OSU", required=required)
-    if value is None:
-        return None
-    if value.size != 1:
-        raise ValueError(f"{path}: expected one string, got shape {value.shape}")
-    value = value.reshape(()).item()
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: expected a UTF-8 string, got undecodable bytes ({exc})") from None
-    if not isinstance(value, str):
-        raise TypeError(f"{path}: expected a string, got {type(value).__name__}")
-    return value
-
 
 def _energy_kev(f) -> float:
     lo, hi = ENERGY_J_RANGE

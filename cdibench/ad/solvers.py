@@ -7,7 +7,6 @@ import contextlib
 import sys
 from dataclasses import asdict
 
-import numpy as np
 import tensorflow as tf
 
 from cdibench.ad.devices import device_name
