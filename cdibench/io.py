@@ -61,6 +61,7 @@ from cdibench import units
 from cdibench.dataset import Dataset, Geometry, GroundTruth
 from cdibench.hdf5_fields import array as _array, dataset as _dataset, integers as _integers, node as _node
 from cdibench.hdf5_fields import number as _number, string as _string
+from cdibench.physics.scans import object_shape_for_scan, top_left_positions
 from cdibench.provenance import package_version
 from cdibench.validate import (ENERGY_J_RANGE, MAX_OBJECT_PX, FieldTypeError, FieldValueError,
                                validate_dataset)
@@ -320,12 +321,12 @@ def _external_meta(f, t: np.ndarray, signs, pattern, energy_kev: float, distance
     object_pixel_m = float(sampling[0])
     c = _positions(t, object_pixel_m, signs, (0, 0), (0, 0))  # probe centre - object centre [px]
     c -= (c.max(axis=0) + c.min(axis=0)) / 2
-    object_shape = 2 * (np.ceil(np.abs(c).max(axis=0)).astype(np.int64) + EXTERNAL_MARGIN_PX) + pattern
+    object_shape = np.array(object_shape_for_scan(c, pattern, EXTERNAL_MARGIN_PX))
     if object_shape.max() > MAX_OBJECT_PX:
         raise ValueError(f"{PATHS['translation']}: the scan spans {(object_shape - pattern).tolist()} px "
                          f"of {object_pixel_m:.3g} m; expected at most {MAX_OBJECT_PX} px "
                          "(translation in m expected)")
-    positions = c - np.array(pattern) // 2 + object_shape // 2
+    positions = top_left_positions(c, pattern, object_shape)
     return dict(kind="ptycho-far", detection="far", object_shape=tuple(int(v) for v in object_shape),
                 object_pixel_m=object_pixel_m, positions_px=positions[None], angles_rad=np.zeros(1),
                 support=None, truth=None, seed=None, provenance={}, spec_toml="")
