@@ -21,6 +21,7 @@ from collections import Counter
 import numpy as np
 
 from cdibench.physics.ptychography import split_positions
+from cdibench.spec import sample_depth_px
 
 
 def _subpixel(dataset) -> bool:
@@ -28,10 +29,9 @@ def _subpixel(dataset) -> bool:
 
 
 def _n_slices(dataset, config) -> int:
-    from cdibench.solvers import _spec_depth
     if getattr(config, "projection_approximation", False):
         return 1
-    return _spec_depth(dataset, getattr(config, "n_slices", 0))
+    return sample_depth_px(dataset, getattr(config, "n_slices", 0))
 
 
 def fft_plan(solver: str, dataset, config) -> tuple[str, Counter] | None:

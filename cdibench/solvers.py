@@ -23,6 +23,7 @@ from cdibench.evaluate import metric_function
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
 from cdibench.provenance import provenance
 from cdibench.reconstruction import Reconstruction, Recorder
+from cdibench.spec import sample_depth_px
 from cdibench.validate import validate_dataset
 
 
@@ -158,13 +159,6 @@ def _fit_depth(volume: np.ndarray, n_z: int) -> np.ndarray:
     return out
 
 
-def _spec_depth(ds, n_slices: int) -> int:
-    from cdibench.spec import spec_from_toml
-    if n_slices:
-        return n_slices
-    return spec_from_toml(ds.spec_toml).phantom.shape_px[0] if ds.spec_toml else ds.object_shape[1]
-
-
 def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
     from baselines import fbp
     flat = np.abs(ds.probe_guess[0]) ** 2
@@ -173,7 +167,7 @@ def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
     projected_beta = -np.log(frames / flat) / (2 * k_dz)  # |t|^2 = exp(-2 k dz sum beta)
     beta = fbp(projected_beta, ds.angles_rad, filter=config.filter)
     recorder.record(1, 0.0)
-    return _result(name, config, recorder, beta=_fit_depth(beta.astype(np.float32), _spec_depth(ds, 0)))
+    return _result(name, config, recorder, beta=_fit_depth(beta.astype(np.float32), sample_depth_px(ds)))
 
 
 def _side_vacuum(ds) -> np.ndarray:
@@ -189,7 +183,7 @@ def _side_vacuum(ds) -> np.ndarray:
 
 def _run_ptycho_fbp(name, ds, config: PtychoFbpConfig, recorder, device=None):
     from baselines import ptycho_fbp
-    n_z = _spec_depth(ds, config.n_slices)
+    n_z = sample_depth_px(ds, config.n_slices)
     dx = ds.geometry.object_pixel_m
     refocus = config.refocus_fraction * (n_z // 2) * dx
     bar = tqdm(total=ds.n_angles, desc="ePIE per angle", leave=False, disable=None)

@@ -332,3 +332,13 @@ def dumps_toml(data: dict) -> str:
         if isinstance(table, dict):
             lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
+
+
+def sample_depth_px(dataset, n_slices: int = 0) -> int:
+    """Slices of a reconstruction volume: ``n_slices`` if given, else the sample depth stated in the
+    dataset's spec (the experimenter's knowledge of the thickness), else as many as columns."""
+    if n_slices:
+        return n_slices
+    if dataset.spec_toml:
+        return int(tomllib.loads(dataset.spec_toml)["phantom"]["shape_px"][0])
+    return dataset.object_shape[1]

@@ -4,7 +4,6 @@ the optimisation in fit.py; this file only wires them to the data."""
 from __future__ import annotations
 
 import contextlib
-import sys
 from dataclasses import asdict
 
 import tensorflow as tf
@@ -15,19 +14,8 @@ from cdibench.ad.fit import fit
 from cdibench.ad.models import thin_model, volume_model
 from cdibench.provenance import provenance
 from cdibench.reconstruction import Reconstruction
+from cdibench.spec import sample_depth_px
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-def _n_slices(dataset, config: VolumeFitConfig) -> int:
-    if config.n_slices:
-        return config.n_slices
-    if dataset.spec_toml:
-        return int(tomllib.loads(dataset.spec_toml)["phantom"]["shape_px"][0])
-    return dataset.object_shape[1]
 
 
 def _run(name, dataset, model, config, recorder, device: str | None) -> Reconstruction:
@@ -48,7 +36,7 @@ def solve_thin(name: str, dataset, config: FitConfig, recorder, device: str | No
 
 def solve_volume(name: str, dataset, config: VolumeFitConfig, recorder, device: str | None = None) -> Reconstruction:
     """'multislice', 'multislice-tomo' and 'fullfield-tomo': the volume as the unknown."""
-    shape = (_n_slices(dataset, config),) + tuple(dataset.object_shape)
+    shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.object_shape)
     refine = config.refine_probe and dataset.kind != "fullfield-tomo"
     model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
                          projection=config.projection_approximation)
