@@ -16,7 +16,7 @@ from . import common, steps
 THIN_SOLVER = {"ptycho-far": "ad-ptycho", "ptycho-near": "ad-nearfield"}
 VOLUME_SOLVER = {"multislice": "ad-multislice", "multislice-tomo": "ad-tomo", "fullfield-tomo": "ad-fullfield"}
 
-THIN_PARAMS = (["ptycho-far", "ptycho-near"], [64, 128, 256], [36, 144, 576], [1, 2, 4])
+THIN_PARAMS = (["ptycho-far", "ptycho-near"], [64, 128, 256], list(common.SCALING["n_positions"][1]), [1, 2, 4])
 THIN_NAMES = ("kind", "pattern_px", "n_positions", "n_modes")
 ANGLES = [4, 16, 64]
 SLICES = [1, 4, 16, 64]

@@ -109,6 +109,38 @@ def volume_work(spec: DatasetSpec, n_slices: int | None = None) -> float:
     return float(spec.tomography.n_angles * n_positions * n_z * window)
 
 
+# Scaling axes: parameter -> (solvers timed per iteration, values). Positions and pattern size
+# scale quick-ptycho-far (64 px / 36 positions fixed respectively); slices make the
+# quick-multislice foam n_slices voxels (1 nm each) thick; angles: quick-multislice-tomo.
+SCALING = {"n_positions": (("epie", "ad-ptycho"), (36, 64, 144, 324, 576)),
+           "pattern_px": (("epie", "ad-ptycho"), (64, 128, 256)),
+           "n_slices": (("ad-multislice",), (1, 4, 16, 64)),
+           "n_angles": (("ad-tomo",), (4, 16, 64))}
+
+
+def scaling_spec(parameter: str, value: int) -> DatasetSpec:
+    """The dataset of one point of a scaling axis (see SCALING); the others stay at the quick case."""
+    if parameter == "n_positions":
+        return thin_spec("ptycho-far", 64, value, base_spec(THIN_BASE["ptycho-far"]).probe.n_modes)
+    if parameter == "pattern_px":
+        return thin_spec("ptycho-far", value, 36, base_spec(THIN_BASE["ptycho-far"]).probe.n_modes)
+    if parameter == "n_slices":
+        return volume_spec("multislice", n_slices=value)
+    if parameter == "n_angles":
+        return volume_spec("multislice-tomo", n_angles=value)
+    raise ValueError(f"parameter = {parameter!r} is not a scaling axis: expected one of {', '.join(SCALING)}")
+
+
+def skip_slow_scaling(spec: DatasetSpec) -> None:
+    """skip_if_slow for a scaling point, by the work budget of its kind."""
+    if spec.kind == "ptycho-far":
+        rows, cols = spec.scan.shape
+        work, budget = thin_work(spec.geometry.pattern_px, rows * cols, spec.probe.n_modes), THIN_BUDGET
+    else:
+        work, budget = volume_work(spec), VOLUME_BUDGET
+    skip_if_slow(work, budget, spec.name)
+
+
 @functools.lru_cache(maxsize=8)
 def _simulate_cached(text: str):
     from cdibench.spec import spec_from_toml

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from cdibench import units
-from cdibench.spec import spec_from_toml
+from cdibench.spec import sample_depth_px
 
 from .common import require_tensorflow
 
@@ -37,12 +37,6 @@ def cached(key, build):
 # AD models and steps (mirror cdibench.ad.solvers and cdibench.ad.fit)
 
 
-def spec_depth(ds) -> int:
-    """Slices of the reconstruction volume as the AD solvers choose them by default: the phantom's
-    thickness in voxels from the dataset's spec."""
-    return int(spec_from_toml(ds.spec_toml).phantom.shape_px[0]) if ds.spec_toml else ds.object_shape[1]
-
-
 def ad_model(ds, name: str, config, n_slices: int | None = None, probe=None):
     """The model solver ``name`` builds for ``ds`` (as cdibench.ad.solvers.solve_thin/solve_volume);
     ``probe``: start probe (default the dataset's guess); ``n_slices``: volume depth override."""
@@ -53,7 +47,7 @@ def ad_model(ds, name: str, config, n_slices: int | None = None, probe=None):
     if name in THIN_AD:
         refine = config.refine_probe and ds.kind != "cdi"
         return thin_model(ds, probe, refine_probe=refine, support=ds.support)
-    depth = n_slices or getattr(config, "n_slices", 0) or spec_depth(ds)
+    depth = sample_depth_px(ds, n_slices or getattr(config, "n_slices", 0))
     refine = config.refine_probe and ds.kind != "fullfield-tomo"
     return volume_model(ds, probe, (depth,) + tuple(ds.object_shape), refine_probe=refine,
                         projection=getattr(config, "projection_approximation", False))

@@ -25,11 +25,17 @@ def _cmd_simulate(args) -> int:
     spec = load_spec(args.spec)
     if args.seed is not None:
         spec = spec.with_seed(args.seed)
-    start = time.perf_counter()
-    dataset = simulate(spec)
+    start, timings = time.perf_counter(), {}
+    dataset = simulate(spec, timings=timings)
     save_cxi(dataset, args.output)
     print(f"{spec.name}: {dataset.intensities.shape} frames in {time.perf_counter() - start:.2f} s "
           f"-> {args.output}")
+    if args.floor:
+        from cdibench.floor import plan_seconds, simulator_fft_plan
+
+        floor = plan_seconds(simulator_fft_plan(spec, dataset))
+        ratio = f" = {timings['forward_s'] / floor:.2f} x its FFT floor ({floor:.3g} s)" if floor else ""
+        print(f"forward model {timings['forward_s']:.3g} s{ratio}")
     return 0
 
 
@@ -63,7 +69,15 @@ def _cmd_run(args) -> int:
 
 def _cmd_report(args) -> int:
     from cdibench.report import report_text
+    from cdibench.report.asv import is_asv_results
+    from cdibench.report.scaling import asv_report_text
 
+    if is_asv_results(args.results):
+        if args.against or args.html:
+            raise ValueError(f"--against and --html are for run results; {args.results} holds asv results "
+                             "(compare commits with `asv compare`)")
+        print(asv_report_text(args.results))
+        return 0
     text, code = report_text(Path(args.results), against=Path(args.against) if args.against else None,
                              html_path=Path(args.html) if args.html else None, threshold=args.threshold)
     print(text)
@@ -173,14 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="dataset spec (TOML)")
     p.add_argument("-o", "--output", required=True, help="output .cxi file")
     p.add_argument("--seed", type=int, help="override the spec's seed")
+    p.add_argument("--floor", action="store_true",
+                   help="also time the forward model against its FFT floor (cdibench.floor)")
     p.set_defaults(func=_cmd_simulate)
     p = sub.add_parser("run", help="run a benchmark suite (datasets/suite-NAME.toml), resumable")
     p.add_argument("suite", help="suite name (quick, paper, micro) or TOML file")
     p.add_argument("-o", "--output", help="results folder (default results/SUITE)")
     p.add_argument("--device", help="TensorFlow device for AD solvers, e.g. /GPU:0")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
-    p.add_argument("--executor", choices=("local", "dask"),
-                   help="local: this process (default); dask: one Dask task per run (needs the dask extra)")
+    p.add_argument("--executor", choices=("local", "isolated", "dask"),
+                   help="local: this process (default); isolated: a fresh process per run (its peak memory "
+                        "alone); dask: one Dask task per run (needs the dask extra)")
     p.add_argument("--workers", type=int, help="dask: worker processes of the embedded LocalCluster "
                    "(default: CPU cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="dask: use this existing cluster "
@@ -189,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resources", action="append", metavar="NAME=AMOUNT",
                    help="dask: worker resources each run needs, e.g. GPU=1 (repeatable)")
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("report", help="tables of a results folder; --against compares two")
+    p = sub.add_parser("report", help="tables of a results folder (or asv's: the scaling slopes); "
+                       "--against compares two")
     p.add_argument("results")
     p.add_argument("--against", help="older results folder: ratios and regressions (exit 1 on regression)")
     p.add_argument("--html", help="also write an HTML report here")

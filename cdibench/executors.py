@@ -1,4 +1,5 @@
-"""Where a suite's tasks run: in this process (the default) or on a Dask cluster.
+"""Where a suite's tasks run: in this process (the default), each in a fresh process of its own
+(``isolated``: memory measured per run), or on a Dask cluster.
 
 An executor is a context manager with ``map(fn, tasks, progress)`` yielding ``(task, record,
 error)`` as tasks finish: ``record`` is what ``fn(task)`` returned, ``error`` the exception when
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 from tqdm.auto import tqdm
 
-EXECUTORS = ("local", "dask")
+EXECUTORS = ("local", "isolated", "dask")
 LOOPBACK = "127.0.0.1"
 _NO_DASK = ("executor = 'dask' needs dask.distributed, which is not installed: expected the dask extra, "
             "pip install 'cdibench[dask]'")
@@ -53,7 +56,31 @@ class LocalExecutor:
         bar = tqdm(list(tasks), desc="tasks", disable=not progress, position=0)
         for task in bar:
             bar.set_postfix_str(_label(task))
-            yield task, fn(task), None
+            yield (task,) + self._run(fn, task)
+
+    def _run(self, fn: Callable, task) -> tuple:
+        """(record, None), or (None, error) when the task could not be completed at all."""
+        return fn(task), None
+
+
+class IsolatedExecutor(LocalExecutor):
+    """Every task in a fresh Python process of its own (spawned), one after the other: nothing one
+    run allocated, imported or cached is there for the next, so each record's peak memory is that
+    run's alone (the check of cdibench.memory's estimates) at the cost of a start-up per task. A
+    task whose process dies is reported as an error, and the suite carries on."""
+
+    name = "isolated"
+    remote = True
+
+    def describe(self) -> str:
+        return "isolated (a fresh process per task)"
+
+    def _run(self, fn: Callable, task) -> tuple:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                return pool.submit(fn, task).result(), None
+            except Exception as exc:  # noqa: BLE001 - the process died or fn raised: the task's result
+                return None, exc
 
 
 def parse_resources(pairs: Iterable[str] | None) -> dict[str, float]:
@@ -179,15 +206,15 @@ class DaskExecutor:
 
 def make_executor(executor: str | None = None, workers: int | None = None, scheduler: str | None = None,
                   retries: int = 2, resources: dict | None = None):
-    """The executor named by the command line: ``local`` (default) or ``dask`` (implied by
-    ``scheduler``)."""
+    """The executor named by the command line: ``local`` (default), ``isolated`` or ``dask``
+    (implied by ``scheduler``)."""
     name = executor or ("dask" if scheduler else "local")
     if name not in EXECUTORS:
         raise ValueError(f"executor = {name!r} is unknown: expected one of {', '.join(EXECUTORS)}")
-    if name == "local":
+    if name in ("local", "isolated"):
         extra = {k: v for k, v in (("workers", workers), ("scheduler", scheduler), ("resources", resources)) if v}
         if extra:
-            raise ValueError(f"{', '.join(extra)} = {list(extra.values())!r} given with executor 'local': "
+            raise ValueError(f"{', '.join(extra)} = {list(extra.values())!r} given with executor {name!r}: "
                              "expected --executor dask")
-        return LocalExecutor()
+        return LocalExecutor() if name == "local" else IsolatedExecutor()
     return DaskExecutor(workers=workers, scheduler=scheduler, retries=retries, resources=resources)

@@ -10,6 +10,11 @@ Plans (one iteration = one epoch over all positions and angles):
   step (n_z - 1 of them, none with the projection approximation).
 - ePIE/rPIE: per position an FFT pair (m) for the modulus step, plus a pair for subpixel shifts.
 - HIO/ER: one FFT pair (n x n) per iteration. ptycho-fbp: the ePIE pair(s) for every angle.
+
+The simulator's forward model (noise-free intensities, all angles) has a floor too
+(:func:`simulator_fft_plan`): per angle, energy and chunk of positions on the fine grid (window x
+grid_upsample), 1 + 1 FFTs for subpixel probe shifts, 2 per multislice step and per focus offset,
+and the detector's 1 (far, padded by the binning) or 2 (near).
 """
 
 from __future__ import annotations
@@ -59,6 +64,37 @@ def fft_plan(solver: str, dataset, config) -> tuple[str, Counter] | None:
     return None
 
 
+def simulator_fft_plan(spec, dataset) -> tuple[str, Counter] | None:
+    """FFTs of ``simulate(spec)``'s forward model (dataset: its result), or None for Bragg."""
+    from cdibench.physics import coherence
+    from cdibench.simulate import POSITION_CHUNK
+
+    if spec.kind == "bragg":
+        return None
+    up, sub = spec.simulation.grid_upsample, spec.simulation.slices_per_voxel
+    m = spec.probe.n_modes
+    pad = 2 * spec.simulation.pad_px if spec.kind == "fullfield-tomo" else 0
+    big = tuple((n + pad) * up for n in dataset.probe_guess.shape[-2:])
+    n_z = 1 if spec.simulation.projection_approximation else spec.phantom.shape_px[0] * (up if spec.phantom.shape_px[0] > 1 else 1)
+    far = spec.geometry.detection == "far"
+    n_energies = 1 if far else len(coherence.spectrum(spec.geometry.energy_kev, spec.coherence)[0])
+    plan = Counter()
+    if spec.kind == "cdi":
+        plan[(1, m) + tuple(n * spec.detector.binning for n in big)] = 1
+        return "scipy", plan
+    n_p = dataset.n_positions
+    chunks = [POSITION_CHUNK] * (n_p // POSITION_CHUNK) + ([n_p % POSITION_CHUNK] if n_p % POSITION_CHUNK else [])
+    offset = (up if n_z > 1 else 1) * sub > 1
+    for c in chunks:
+        if _subpixel(dataset):
+            plan[(1, m) + big] += 1
+            plan[(c, m) + big] += 1
+        plan[(c, m) + big] += 2 * (n_z * sub - 1) + (4 if offset else 0) + (0 if far else 2 * (spec.geometry.distance_m > 0))
+        if far:
+            plan[(c, m) + tuple(n * spec.detector.binning for n in big)] += 1
+    return "scipy", Counter({k: v * n_energies * dataset.n_angles for k, v in plan.items() if v})
+
+
 def _best_time(fn, repeats: int = 5) -> float:
     fn()
     times = []
@@ -83,13 +119,17 @@ def _timer(library: str, shape: tuple[int, ...], count: int):
     return run
 
 
+def plan_seconds(found: tuple[str, Counter] | None) -> float | None:
+    """Seconds the FFTs of a plan take on this machine (best of 5 per shape), None without a plan."""
+    if found is None:
+        return None
+    library, plan = found
+    return math.fsum(_best_time(_timer(library, shape, count)) for shape, count in plan.items())
+
+
 def floor_seconds(solver: str, dataset, config) -> float | None:
     """Seconds one iteration's FFTs take on this machine (best of 5), or None without a plan.
 
     TensorFlow FFTs of one shape run in one graph (dispatch paid once, as in the compiled step);
     scipy's in a Python loop, as the baselines call them."""
-    found = fft_plan(solver, dataset, config)
-    if found is None:
-        return None
-    library, plan = found
-    return math.fsum(_best_time(_timer(library, shape, count)) for shape, count in plan.items())
+    return plan_seconds(fft_plan(solver, dataset, config))

@@ -34,11 +34,12 @@ from cdibench.evaluate import score
 from cdibench.executors import LocalExecutor
 from cdibench.floor import floor_seconds
 from cdibench.io import load_cxi, save_cxi
+from cdibench.memory import estimate_run_bytes, intensities_shape, largest_batch
 from cdibench.metrics import time_to_target
 from cdibench.provenance import provenance
 from cdibench.reconstruction import atomic_path, save_reconstruction
 from cdibench.simulate import simulate
-from cdibench.solvers import SOLVERS, load_backend, reconstruct, solver_config
+from cdibench.solvers import SOLVERS, load_backend, missing_backend, reconstruct, solver_config
 from cdibench.suite import Suite, Task, parse_target
 
 
@@ -59,22 +60,8 @@ class SuiteTooLargeError(ValueError):
     """A dataset of the suite would not fit in the memory available."""
 
 
-def _n_positions(spec) -> int:
-    if spec.kind in ("cdi", "fullfield-tomo"):
-        return 1
-    scan = getattr(spec, "scan", None)
-    kind = getattr(scan, "type", "single")
-    if kind == "raster":
-        return int(scan.shape[0]) * int(scan.shape[1])
-    if kind == "fermat":
-        return int(scan.n_positions)
-    return 1
-
-
-def _intensities_shape(spec) -> tuple[int, int, int, int]:
-    n_angles = int(getattr(getattr(spec, "tomography", None), "n_angles", 1))
-    pattern = int(spec.geometry.pattern_px)
-    return n_angles, _n_positions(spec), pattern, pattern
+class RunTooLargeError(SuiteTooLargeError):
+    """A run's estimated memory (dataset plus solver, cdibench.memory) exceeds the memory available."""
 
 
 def estimate_dataset_bytes(spec) -> int:
@@ -82,7 +69,7 @@ def estimate_dataset_bytes(spec) -> int:
     float32 intensities (n_angles, n_positions, pattern_px, pattern_px) plus the delta/beta float32
     volume on the simulation grid (``simulation.grid_upsample`` times finer). Arithmetic on the
     spec only: nothing is allocated, so absurd specs (10**6 positions) are refused instantly."""
-    n_angles, n_positions, n_y, n_x = _intensities_shape(spec)
+    n_angles, n_positions, n_y, n_x = intensities_shape(spec)
     intensities = 4 * n_angles * n_positions * n_y * n_x
     up = int(getattr(getattr(spec, "simulation", None), "grid_upsample", 1))
     n_z, n_y, n_x = (int(n) for n in spec.phantom.shape_px)
@@ -109,6 +96,39 @@ def _size(n_bytes: float) -> str:
     return f"{n_bytes:.3g} PiB"  # pragma: no cover
 
 
+def check_run_memory(tasks: list[Task], concurrent: int = 1, available: int | None = None) -> None:
+    """Refuse (RunTooLargeError) a run whose estimate (cdibench.memory: dataset, solver state and
+    working set) exceeds the available memory shared by ``concurrent`` tasks, suggesting a
+    batch_size that fits (AD solvers) or a smaller case."""
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return
+    for task in tasks:
+        if task.run.solver in SOLVERS:  # unknown solvers are refused when the task runs
+            _check_run(task, available // max(1, concurrent))
+
+
+def _check_run(task: Task, available: int) -> None:
+    try:
+        config = solver_config(task.run.solver, task.run.options, seed=task.seed)
+    except ValueError:
+        return  # a bad option fails its own task, recorded, when it runs
+    estimate = estimate_run_bytes(task.spec, task.run.solver, config)
+    if estimate.total_bytes <= available:
+        return
+    batch = largest_batch(task.spec, task.run.solver, config, available)
+    if batch:
+        hint = f"option batch_size = {batch} (the largest that fits)"
+    elif "batch_size" in getattr(config, "__dataclass_fields__", {}):
+        hint = "a smaller case: even batch_size = 1 does not fit; fewer angles, a smaller phantom or pattern_px"
+    else:
+        hint = "a smaller case: fewer positions or angles, a smaller geometry.pattern_px or phantom"
+    raise RunTooLargeError(
+        f"case {task.case.name!r}, solver {task.run.solver!r}: estimated memory {_size(estimate.total_bytes)} "
+        f"(dataset {_size(estimate.dataset_bytes)} + run {_size(estimate.run_bytes)}, cdibench.memory) is more "
+        f"than the {_size(available)} of memory available per task (MemAvailable); expected {hint}")
+
+
 def check_memory(tasks: list[Task], concurrent: int = 1, available: int | None = None) -> None:
     """Refuse (SuiteTooLargeError, a ValueError) when the largest dataset of ``tasks`` times the
     number of tasks holding one at once on this machine exceeds the available memory."""
@@ -119,7 +139,7 @@ def check_memory(tasks: list[Task], concurrent: int = 1, available: int | None =
     name, (need, spec) = max(sizes.items(), key=lambda item: item[1][0])
     total = need * max(1, concurrent)
     if total > available:
-        shape = _intensities_shape(spec)
+        shape = intensities_shape(spec)
         workers = f" x {concurrent} workers = {_size(total)}" if concurrent > 1 else ""
         raise SuiteTooLargeError(
             f"case {name!r}: dataset needs at least {_size(need)}{workers} (intensities {shape} float32 "
@@ -154,9 +174,11 @@ def check_kinds(tasks: list[Task]) -> None:
 
 
 def preflight(tasks: list[Task], out: Path, concurrent: int = 1) -> None:
-    """Everything that can be checked before simulating: solver kinds, memory, disk."""
+    """Everything that can be checked before simulating: solver kinds, memory (datasets, then each
+    run's estimate), disk."""
     check_kinds(tasks)
     check_memory(tasks, concurrent)
+    check_run_memory(tasks, concurrent)
     check_disk(tasks, out)
 
 
@@ -169,9 +191,12 @@ def prepare_datasets(tasks: list[Task], out: Path, progress: bool = True) -> Non
 
 
 class PeakMemory:
-    """Peak resident memory of this process while the block runs (sampled every 10 ms), in MiB."""
+    """Peak resident memory of this process while the block runs, in MiB: the kernel's high-water
+    mark (VmHWM, reset on entry through /proc/self/clear_refs), which catches peaks shorter than
+    the 10 ms sampling that is the fallback where Linux does not offer it."""
 
     def __enter__(self):
+        self._hwm = _reset_high_water_mark()
         self.start_mb = self.peak_mb = _rss_mb()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -185,14 +210,23 @@ class PeakMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak_mb = max(self.peak_mb, _rss_mb())
+        self.peak_mb = max(self.peak_mb, _rss_mb(), _rss_mb("VmHWM:") if self._hwm else 0.0)
         return False
 
 
-def _rss_mb() -> float:
+def _reset_high_water_mark() -> bool:
+    """Reset this process's VmHWM to its current RSS; False where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_mb(field: str = "VmRSS:") -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -216,16 +250,34 @@ def _base_record(task: Task, path: Path) -> dict:
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+_PROCESS_USED = []
+
+
+def _claim_process() -> bool:
+    """True for the first run in this process: only its memory increase is its own (later runs
+    reuse what earlier ones freed, and TensorFlow's first-use cost is paid once)."""
+    fresh = not _PROCESS_USED
+    _PROCESS_USED.append(True)
+    return fresh
+
+
 def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, progress: bool = True) -> dict:
-    """Run one task and write its record (status ok / diverged / failed); never raises for the
-    solver's own errors."""
+    """Run one task and write its record (status ok / diverged / failed, or skipped: an optional
+    run whose backend is not installed); never raises for the solver's own errors."""
     path = dataset_path(task, out)
     record = _base_record(task, path)
     start = time.perf_counter()
+    missing = missing_backend(task.run.solver) if task.run.optional else None
+    if missing:  # an optional peer that is not installed: said in the record, redone once it is
+        record.update(status="skipped", error=missing, total_s=0.0)
+        write_json_atomic(out / "records" / f"{task.key}.json", record)
+        return record
     try:
         dataset = load_cxi(path)
         config = solver_config(task.run.solver, task.run.options, seed=task.seed)
         load_backend(task.run.solver)
+        estimate = estimate_run_bytes(task.spec, task.run.solver, config)
+        record["fresh_process"] = _claim_process()
         with PeakMemory() as memory:
             rec = reconstruct(dataset, task.run.solver, config, progress=progress, device=device,
                               max_wall_s=suite.max_wall_s)
@@ -239,6 +291,7 @@ def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, pro
                       floor_ratio=None if not floor else rec.wall_s / max(rec.iterations, 1) / floor,
                       peak_memory_mb=memory.peak_mb,
                       memory_increase_mb=memory.peak_mb - memory.start_mb,
+                      memory_estimate_mb=estimate.run_bytes / 2**20,
                       metrics={k: float(v) for k, v in scores.items() if isinstance(v, (int, float, np.floating))},
                       time_to_target=_times_to_target(rec.history, suite.targets),
                       device=rec.provenance.get("device", "CPU"), provenance=rec.provenance)
@@ -270,8 +323,8 @@ def read_records(out: Path, keys: set[str] | None = None) -> list[dict]:
 
 
 def done_keys(out: Path) -> set[str]:
-    """Keys of the records already written and readable (a torn one is redone)."""
-    return {record["key"] for record in read_records(out)}
+    """Keys of the records already written and readable (a torn or a skipped one is redone)."""
+    return {record["key"] for record in read_records(out) if record.get("status") != "skipped"}
 
 
 def _failed_record(task: Task, out: Path, error: BaseException) -> dict:

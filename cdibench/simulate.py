@@ -8,6 +8,8 @@ phantom block-averaged to the reconstruction grid. Random streams are children o
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,7 +147,7 @@ def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndar
         if offset_m:
             wave = propagate(wave, _kernel(window, samp.fine_pixel_m, energy_kev, offset_m))
         waves.append(wave)
-    return np.concatenate(waves).astype(np.complex64)
+    return np.concatenate(waves).astype(np.complex64, copy=False)
 
 
 def _rotated(phantom: Phantom, angle: float, order: int) -> Phantom:
@@ -196,8 +198,11 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     return np.stack(out)
 
 
-def simulate(spec: DatasetSpec, progress: bool = True) -> Dataset:
-    """Simulate the experiment described by ``spec``; deterministic in ``spec.seed``."""
+def simulate(spec: DatasetSpec, progress: bool = True, timings: dict | None = None) -> Dataset:
+    """Simulate the experiment described by ``spec``; deterministic in ``spec.seed``.
+
+    timings: if given, receives ``forward_s``, the wall time of the noise-free forward model (what
+    cdibench.floor.simulator_fft_plan counts), kept out of the dataset so files stay reproducible."""
     if spec.kind == "bragg":  # crystal, Bragg geometry: cdibench.simulate_bragg
         from cdibench.simulate_bragg import simulate_bragg
         return simulate_bragg(spec, progress)
@@ -236,7 +241,10 @@ def simulate(spec: DatasetSpec, progress: bool = True) -> Dataset:
         pad = spec.simulation.pad_px * samp.upsample
         fine = _pad(fine, pad)
         fine_probe = np.pad(fine_probe, ((0, 0), (pad, pad), (pad, pad)), constant_values=fine_probe.flat[0])
+    start = time.perf_counter()
     expected = _expected_intensities(spec, fine, fine_probe, fine_pos, samp, angles, exit_override, progress)
+    if timings is not None:
+        timings["forward_s"] = time.perf_counter() - start
     if spec.kind == "fullfield-tomo" and spec.simulation.pad_px:
         p = spec.simulation.pad_px
         expected = expected[..., p:-p, p:-p]

@@ -8,6 +8,7 @@ the ground truth (not timed).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from cdibench.ad.config import FitConfig, VolumeFitConfig
 from cdibench.config import from_mapping, require
 from cdibench.evaluate import metric_function
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
+from cdibench.peers.ptychi_adapter import PtychiDmConfig, PtychiEpieConfig, PtychiLsqmlConfig
 from cdibench.provenance import provenance
 from cdibench.reconstruction import Reconstruction, Recorder
 from cdibench.spec import sample_depth_px
@@ -96,6 +98,8 @@ class SolverInfo:
     run: Callable
     defaults: dict = field(default_factory=dict)
     description: str = ""
+    #: (module, pyproject extra) of an optional backend the solver imports when it runs
+    requires: tuple[str, str] | None = None
 
 
 def _history_callback(recorder: Recorder, key: str = "error"):
@@ -254,10 +258,31 @@ def _run_cdtools(name, ds, config, recorder, device=None):
     return solve(name, ds, config, recorder, device)
 
 
+def _run_ptychi(name, ds, config, recorder, device=None):
+    from cdibench.peers.ptychi_adapter import solve
+    return solve(name, PTYCHI_ENGINES[name], ds, config, recorder, device)
+
+
+PTYCHI_ENGINES = {"ptychi-lsqml": "LSQML", "ptychi-dm": "DM", "ptychi-epie": "EPIE"}
 SOLVERS.update({
     "cdtools-fancyptycho": SolverInfo(("ptycho-far",), CdtoolsConfig, _run_cdtools, {"lr": 0.005},
-                                      "cdtools FancyPtycho with its Adam loop (PyTorch; extra: peers)"),
+                                      "cdtools FancyPtycho with its Adam loop (PyTorch; extra: peers)",
+                                      ("cdtools", "peers")),
+    "ptychi-lsqml": SolverInfo(("ptycho-far",), PtychiLsqmlConfig, _run_ptychi, {},
+                               "pty-chi LSQML (PyTorch; extra: ptychi)", ("ptychi", "ptychi")),
+    "ptychi-dm": SolverInfo(("ptycho-far",), PtychiDmConfig, _run_ptychi, {},
+                            "pty-chi difference map (PyTorch; extra: ptychi)", ("ptychi", "ptychi")),
+    "ptychi-epie": SolverInfo(("ptycho-far",), PtychiEpieConfig, _run_ptychi, {},
+                              "pty-chi ePIE (PyTorch; extra: ptychi)", ("ptychi", "ptychi")),
 })
+
+
+def missing_backend(name: str) -> str | None:
+    """Why solver ``name`` cannot run here (its optional backend is not installed), or None."""
+    requires = SOLVERS[name].requires
+    if requires is None or importlib.util.find_spec(requires[0]) is not None:
+        return None
+    return f"solver {name!r} needs {requires[0]!r}, which is not installed: pip install 'cdibench[{requires[1]}]'"
 
 
 def load_backend(name: str) -> None:

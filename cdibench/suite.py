@@ -9,7 +9,8 @@
     overrides = { "noise.photons_per_frame" = 1e5 }    # optional dotted spec keys
     sweep = { "probe.n_modes" = [1, 2, 3] }           # optional: one case per value
     runs = [{ solver = "epie", options = { iterations = 50 } },
-            { solver = "ad-ptycho", label = "AD", options = { iterations = 50 } }]
+            { solver = "ad-ptycho", label = "AD", options = { iterations = 50 } },
+            { solver = "cdtools-fancyptycho", optional = true }]  # skipped without its extra
 
 Unknown keys are errors, as everywhere.
 """
@@ -36,6 +37,8 @@ class Run:
     solver: str
     label: str
     options: dict = field(default_factory=dict)
+    #: skip (status 'skipped', redone once installed) when the solver's optional extra is missing
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,13 @@ def _runs(entries, where: str) -> tuple[Run, ...]:
     require(isinstance(entries, list) and entries, f"{where}.runs", entries, "a non-empty list of runs")
     runs = []
     for i, entry in enumerate(entries):
-        unknown = set(entry) - {"solver", "label", "options"}
-        require(not unknown, f"{where}.runs[{i}]", sorted(unknown), "keys solver, label, options")
+        unknown = set(entry) - {"solver", "label", "options", "optional"}
+        require(not unknown, f"{where}.runs[{i}]", sorted(unknown), "keys solver, label, options, optional")
         options = dict(entry.get("options", {}))
         solver_config(entry.get("solver", ""), options)  # unknown solver or option: fail at load
-        runs.append(Run(entry["solver"], entry.get("label", entry["solver"]), options))
+        optional = entry.get("optional", False)
+        require(isinstance(optional, bool), f"{where}.runs[{i}].optional", optional, "true or false")
+        runs.append(Run(entry["solver"], entry.get("label", entry["solver"]), options, optional))
     labels = [r.label for r in runs]
     require(len(set(labels)) == len(labels), f"{where}.runs", labels, "distinct labels")
     return tuple(runs)

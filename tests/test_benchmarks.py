@@ -78,7 +78,7 @@ def _setup_cache(cls):
 
 def test_suite_has_every_kind_of_benchmark():
     names = {m.__name__.split(".")[-1] for m in MODULES}
-    assert {"common", "bench_forward", "bench_solvers"} <= names
+    assert {"common", "bench_forward", "bench_solvers", "bench_scaling"} <= names
     methods = [m for _, ms in _classes() for m in ms]
     for prefix in ("time_", "peakmem_", "track_"):
         assert any(m.startswith(prefix) for m in methods), prefix

@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
+import scipy.fft as sfft
 
-from cdibench.floor import fft_plan, floor_seconds
+import cdibench.simulate as sim
+from cdibench.floor import fft_plan, floor_seconds, simulator_fft_plan
 from cdibench.simulate import simulate
 from cdibench.solvers import solver_config
 from cdibench.spec import load_spec
@@ -35,3 +38,22 @@ def test_multislice_plan_counts_slices():
 def test_no_plan_for_fbp():
     ds = simulate(load_spec(DATASETS / "quick-fullfield-tomo.toml"))
     assert fft_plan("fbp", ds, solver_config("fbp")) is None
+
+
+@pytest.mark.parametrize("name", ["quick-ptycho-far", "quick-ptycho-near", "quick-multislice", "quick-cdi"])
+def test_simulator_plan_is_the_ffts_the_forward_model_calls(name, monkeypatch):
+    """Count every scipy FFT that the forward model (``_expected_intensities``) calls and compare with
+    the plan: the same 2D sizes and the same total work (elements transformed); the plan may group
+    one call of all positions as per-chunk calls."""
+    spec = load_spec(DATASETS / f"{name}.toml")
+    calls, inside = [], []
+    real = {k: getattr(sfft, k) for k in ("fft2", "ifft2")}
+    for k, fn in real.items():
+        monkeypatch.setattr(sfft, k, lambda x, *a, _fn=fn, **kw: (inside and calls.append(x.shape), _fn(x, *a, **kw))[1])
+    forward = sim._expected_intensities
+    monkeypatch.setattr(sim, "_expected_intensities", lambda *a, **kw: (inside.append(1), forward(*a, **kw))[1])
+    ds = simulate(spec, progress=False)
+    library, plan = simulator_fft_plan(spec, ds)
+    assert library == "scipy" and calls
+    assert {s[-2:] for s in calls} == {s[-2:] for s in plan}
+    assert sum(np.prod(s) for s in calls) == sum(np.prod(s) * n for s, n in plan.items())

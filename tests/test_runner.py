@@ -111,3 +111,48 @@ def test_targets_and_sweeps():
     names = [c.name for c in paper.cases]
     assert sum(n.startswith("photons[") for n in names) == 4
     assert len({t.key for t in paper.tasks()}) == len(paper.tasks())
+
+
+def test_optional_run_is_skipped_without_its_backend_and_redone_once_installed(tmp_path, monkeypatch):
+    path = tmp_path / "suite-opt.toml"
+    path.write_text(f'[[case]]\ndataset = "{DATASETS / "quick-cdi"}"\n'
+                    'runs = [{ solver = "hio", options = { iterations = 5 } },\n'
+                    '  { solver = "er", optional = true, options = { iterations = 5 } }]\n')
+    suite = load_suite(str(path))
+    assert [r.optional for r in suite.cases[0].runs] == [False, True]
+    monkeypatch.setattr(runner, "missing_backend", lambda name: "needs 'peerlib': pip install 'cdibench[x]'"
+                        if name == "er" else None)
+    records = {r["solver"]: r for r in runner.run_suite(suite, tmp_path / "out", progress=False)}
+    assert records["hio"]["status"] == "ok"
+    assert records["er"]["status"] == "skipped" and "peerlib" in records["er"]["error"]
+    from cdibench.report import report_text
+    text, code = report_text(tmp_path / "out")
+    assert code == 0 and "skipped" in text
+    monkeypatch.undo()
+    again = runner.run_suite(suite, tmp_path / "out", progress=False)
+    assert [(r["solver"], r["status"]) for r in again] == [("er", "ok")]
+
+
+def test_optional_must_be_a_boolean(tmp_path):
+    path = tmp_path / "suite-bad.toml"
+    path.write_text('[[case]]\ndataset = "quick-cdi"\nruns = [{ solver = "hio", optional = "yes" }]\n')
+    with pytest.raises(ValueError, match="optional"):
+        load_suite(str(path))
+
+
+def test_isolated_executor_runs_each_task_in_a_fresh_process(tmp_path):
+    from cdibench.executors import make_executor
+    from cdibench.report.records import records_frame
+
+    path = tmp_path / "suite-iso.toml"
+    path.write_text(f'[[case]]\ndataset = "{DATASETS / "quick-cdi"}"\n'
+                    'runs = [{ solver = "hio", options = { iterations = 5 } }, { solver = "er", options = { iterations = 5 } }]\n')
+    records = runner.run_suite(load_suite(str(path)), tmp_path / "out", progress=False,
+                               executor=make_executor("isolated"))
+    assert [r["status"] for r in records] == ["ok", "ok"] and all(r["fresh_process"] for r in records)
+    frame = records_frame(records)
+    assert frame["memory_ratio"].notna().all()  # measured per run: compared with the estimate
+    in_process = runner.run_suite(load_suite(str(path)), tmp_path / "same", progress=False)
+    assert in_process[1]["fresh_process"] is False  # the second run in one process is never fresh
+    frame = records_frame(in_process)
+    assert frame.loc[frame["fresh_process"].eq(False), "memory_ratio"].isna().all()

@@ -113,7 +113,7 @@ def bragg_model(dataset, probe, shape, *, support_threshold: float = 0.0, shrink
     steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="constrain_steps")
 
     def forward(v, angle, positions):
-        rho = tf.complex(v["crystal_re"], v["crystal_im"]) * ramps[angle]
+        rho = tf.complex(v["crystal_re"], v["crystal_im"]) * tf.gather(ramps, angle)
         index = angle * n_positions + positions if per_angle else positions
         wave = tf.reduce_sum(tf.gather(columns, index) * rho, axis=2)  # (B, m, n_y, n_x)
         far = tf.signal.fft2d(wave) if even else fft2c(wave)

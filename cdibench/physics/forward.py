@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cdibench.physics.detector import bin_pixels
-from cdibench.physics.fft import fft2c, ifft2c
+from cdibench.physics.fft import fft2, fft2c, ifft2c
 from cdibench.physics.propagators import propagate
 
 
@@ -18,6 +18,13 @@ def _centre_crop(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
     y0 = arr.shape[-2] // 2 - n_y // 2
     x0 = arr.shape[-1] // 2 - n_x // 2
     return arr[..., y0:y0 + n_y, x0:x0 + n_x]
+
+
+def _centre_crop_unshifted(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
+    """``_centre_crop(fftshift(arr))`` read straight from unshifted FFT order (no full-size roll)."""
+    rows = (np.arange(n_y) - n_y // 2) % arr.shape[-2]
+    cols = (np.arange(n_x) - n_x // 2) % arr.shape[-1]
+    return arr[..., rows[:, None], cols[None, :]]
 
 
 def _centre_pad(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
@@ -41,9 +48,12 @@ def farfield_intensity(exit_waves: np.ndarray, upsample: int = 1, binning: int =
     fine_y, fine_x = exit_waves.shape[-2:]
     w_y, w_x = fine_y // upsample, fine_x // upsample
     waves = _centre_pad(exit_waves, fine_y * binning, fine_x * binning) if binning > 1 else exit_waves
-    far = fft2c(waves)
-    intensity = (far.real**2 + far.imag**2).sum(axis=-3)
-    intensity = _centre_crop(intensity, w_y * binning, w_x * binning)
+    # |fft2c(x)|^2 = fftshift(|fft2(x)|^2): the centring rolls only change phases, so roll nothing
+    far = fft2(waves)
+    intensity = far.real**2
+    intensity += far.imag**2
+    intensity = intensity[..., 0, :, :] if intensity.shape[-3] == 1 else intensity.sum(axis=-3)
+    intensity = _centre_crop_unshifted(intensity, w_y * binning, w_x * binning)
     return bin_pixels(intensity, binning).astype(np.float32) if binning > 1 else intensity.astype(np.float32)
 
 

@@ -8,6 +8,8 @@ releases, commits and devices.
 - ``compare(new, old)`` / ``has_regression``: ratios, differences and regression flags.
 - ``report_text(DIR, against=OLD)``: the text and exit code of ``cdibench report``.
 - ``asv_results(.asv/results)``: asv's results files in the same tidy form.
+- ``cdibench.report.scaling``: log-log slope of time vs positions, slices, angles, pattern size
+  (``fit_loglog_slope``, ``scaling_table``), the Scaling section of ``cdibench report`` on asv results.
 - ``save_table`` / ``load_table``: Parquet when pyarrow is importable, else CSV; atomic.
 
 No TensorFlow here: reports work wherever pandas does.

@@ -100,6 +100,7 @@ def _file_rows(data: dict, machine: str, meta: dict) -> list[dict]:
         info = meta.get(name) if isinstance(meta.get(name), dict) else {}
         kind = info.get("type") or name.rsplit(".", 1)[-1].split("_")[0]
         unit = info.get("unit") or BENCHMARK_TYPES.get(kind, ("",))[0]
+        names = tuple(info.get("param_names") or ())
         combos = list(itertools.product(*(fields.get("params") or [])))
         values = fields.get("result")
         values = values if isinstance(values, list) else [values] * len(combos)
@@ -107,13 +108,15 @@ def _file_rows(data: dict, machine: str, meta: dict) -> list[dict]:
         ci_high = fields.get("stats_ci_99_b") or []
         for i, combo in enumerate(combos):
             value = _number(values[i] if i < len(values) else None)
-            text = ", ".join(param_text(str(p)) for p in combo)
+            texts = tuple(param_text(str(p)) for p in combo)
+            text = ", ".join(texts)
             rows.append({"case": f"{name}({text})" if combo else name, "label": name, **common,
                          "type": kind, "unit": unit, "better": benchmark_better(name, kind) or "",
                          "value": value, "status": "failed" if math.isnan(value) else "ok",
                          "ci_99_low": _number(ci_low[i] if i < len(ci_low) else None),
                          "ci_99_high": _number(ci_high[i] if i < len(ci_high) else None),
-                         "params": text, "benchmark_version": fields.get("version"), "kind": "asv"})
+                         "params": text, "param_names": names, "param_values": texts,
+                         "benchmark_version": fields.get("version"), "kind": "asv"})
     return rows
 
 
@@ -124,7 +127,8 @@ def asv_results(results_json_dir) -> pd.DataFrame:
     Columns: case ('bench.Class.time_x(hio, 64)', the benchmark with its parameter values), label
     (the benchmark), commit, machine, device (= machine), env, python, date (commit time, UTC),
     type (time / peakmem / mem / track), unit, better ('lower' / 'higher' / ''), value (NaN when
-    the benchmark failed), status ('ok' / 'failed'), ci_99_low, ci_99_high, params,
+    the benchmark failed), status ('ok' / 'failed'), ci_99_low, ci_99_high, params (text),
+    param_names (tuple, from benchmarks.json; () without it), param_values (tuple of texts),
     benchmark_version, kind ('asv') and prov.<machine / environment parameter>. Select one commit
     on each side and ``compare(new, old)`` flags regressions. Files that are not JSON are skipped
     with a warning; raises ValueError naming the folder when it holds no results.
@@ -141,3 +145,11 @@ def asv_results(results_json_dir) -> pd.DataFrame:
                          "(asv's results_dir, e.g. .asv/results)")
     df = pd.DataFrame(rows)
     return df.sort_values(["date", "commit", "label", "case"], kind="stable").reset_index(drop=True)
+
+
+def is_asv_results(path) -> bool:
+    """True for asv's results folder (benchmarks.json or <machine>/machine.json in it) or one
+    machine's folder in it."""
+    path = Path(path)
+    return path.is_dir() and ((path / "benchmarks.json").is_file() or (path / "machine.json").is_file()
+                              or any(path.glob("*/machine.json")))

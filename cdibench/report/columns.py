@@ -6,7 +6,7 @@ from __future__ import annotations
 #: Timing and memory columns of a record, compared as ratios new / old (all lower is better).
 TIMING_COLUMNS = ("s_per_iteration", "wall_s", "peak_memory_mb")
 #: Columns of a record aggregated by summary_table, in display order (before metrics and ttt).
-RECORD_NUMBERS = ("iterations", "wall_s", "s_per_iteration", "floor_ratio", "peak_memory_mb")
+RECORD_NUMBERS = ("iterations", "wall_s", "s_per_iteration", "floor_ratio", "peak_memory_mb", "memory_ratio")
 #: Prefixes of metric names (after "metric.") for which lower / higher is better.
 LOWER_IS_BETTER = ("nrmse", "rmse", "resolution", "loss", "error")
 HIGHER_IS_BETTER = ("ssim", "psnr")
@@ -16,7 +16,8 @@ _LOWER_COLUMNS = {"wall_s", "s_per_iteration", "peak_memory_mb", "memory_increas
 _HEADERS = {
     "n": "seeds", "status": "status", "iterations": "iterations", "wall_s": "solve [s]",
     "s_per_iteration": "per iteration [s]", "peak_memory_mb": "peak memory [MB]",
-    "memory_increase_mb": "memory increase [MB]", "total_s": "total [s]", "value": "value",
+    "memory_increase_mb": "memory increase [MB]", "memory_estimate_mb": "memory estimate [MB]",
+    "memory_ratio": "memory increase / estimate", "total_s": "total [s]", "value": "value",
     "ok_fraction": "ok runs (fraction)", "floor_s": "FFT floor [s]", "floor_ratio": "x FFT floor",
 }
 

@@ -20,10 +20,10 @@ import pandas as pd
 #: Record fields first in a tidy frame, in this order (those present).
 CORE_COLUMNS = ("key", "suite", "case", "kind", "solver", "label", "seed", "status", "error", "iterations",
                 "wall_s", "s_per_iteration", "floor_s", "floor_ratio", "total_s", "peak_memory_mb",
-                "memory_increase_mb", "device",
+                "memory_increase_mb", "memory_estimate_mb", "fresh_process", "memory_ratio", "device",
                 "started", "config_hash", "config")
 _NUMERIC = ("seed", "iterations", "wall_s", "s_per_iteration", "floor_s", "floor_ratio", "total_s",
-            "peak_memory_mb", "memory_increase_mb")
+            "peak_memory_mb", "memory_increase_mb", "memory_estimate_mb")
 #: Nested record dicts and the column prefix their entries get.
 NESTED_PREFIXES = {"metrics": "metric.", "time_to_target": "ttt.", "provenance": "prov."}
 
@@ -87,6 +87,10 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     for column in df.columns:
         if column in _NUMERIC or column.startswith(("metric.", "ttt.")):
             df[column] = pd.to_numeric(df[column], errors="coerce").astype(np.float64)
+    if "memory_estimate_mb" in df.columns and "memory_increase_mb" in df.columns:
+        # cdibench.memory's accuracy, only where the run had its process to itself (--executor isolated)
+        fresh = df["fresh_process"].eq(True) if "fresh_process" in df.columns else pd.Series(False, index=df.index)
+        df["memory_ratio"] = (df["memory_increase_mb"] / df["memory_estimate_mb"]).where(fresh)
     if "seed" in df.columns and df["seed"].notna().all():
         df["seed"] = df["seed"].astype(np.int64)
     if "error" in df.columns:

@@ -1,0 +1,55 @@
+"""Scaling: time per iteration (one ePIE sweep, one AD epoch) along one size parameter at a time,
+so that ``cdibench report .asv/results`` fits the log-log slope (cdibench.report.scaling).
+
+Axes (common.SCALING): scan positions 36..576 (64 px) and pattern size 64..256 px (36 positions)
+for ePIE and ad-ptycho on quick-ptycho-far; slices 1..64 for ad-multislice (a foam n_slices
+voxels of 1 nm thick: the sample gets thicker, one multislice step per voxel); angles 4..64 for
+ad-tomo on quick-multislice-tomo. Points over the work budget of common.py are skipped unless
+CDIBENCH_BENCH_SLOW=1. The forward models over the same axes are in bench_forward.py.
+"""
+
+from __future__ import annotations
+
+from cdibench.solvers import solver_config
+
+from . import common, steps
+
+
+def scaling_iteration(parameter: str, solver: str, value: int):
+    """One iteration of ``solver`` at one point of a scaling axis, built and warmed up (untimed)."""
+    return steps.solver_iteration(common.dataset(common.scaling_spec(parameter, value)), solver,
+                                  solver_config(solver))
+
+
+class _Scaling:
+    """One iteration timed at each value of the class's ``PARAMETER`` (common.SCALING)."""
+
+    PARAMETER = ""
+    timeout = 600
+
+    def setup(self, solver, value):
+        common.skip_slow_scaling(common.scaling_spec(self.PARAMETER, value))
+        if solver.startswith("ad-"):
+            common.require_tensorflow()
+        self.iteration = steps.cached(("scaling", self.PARAMETER, solver, value),
+                                      lambda: scaling_iteration(self.PARAMETER, solver, value))
+
+    def time_iteration(self, solver, value):
+        self.iteration()
+
+
+def _axis_class(name: str, parameter: str, doc: str) -> type:
+    """A _Scaling subclass timing ``common.SCALING[parameter]``'s solvers at each of its values."""
+    solvers, values = common.SCALING[parameter]
+    return type(name, (_Scaling,), {"__doc__": doc, "PARAMETER": parameter, "params": (list(solvers), list(values)),
+                                    "param_names": ("solver", parameter)})
+
+
+PositionsScaling = _axis_class("PositionsScaling", "n_positions",
+                               "One ePIE sweep / ad-ptycho epoch vs the number of scan positions (64 px patterns).")
+PatternScaling = _axis_class("PatternScaling", "pattern_px",
+                             "One ePIE sweep / ad-ptycho epoch vs the pattern size in pixels (36 positions).")
+SlicesScaling = _axis_class("SlicesScaling", "n_slices",
+                            "One ad-multislice epoch vs the number of slices (sample thickness in 1 nm voxels).")
+AnglesScaling = _axis_class("AnglesScaling", "n_angles",
+                            "One ad-tomo epoch (every angle, all positions) vs the number of angles.")
