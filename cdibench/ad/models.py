@@ -63,11 +63,13 @@ def _propagator(dataset, window, ctype):
     return lambda wave: tf.signal.ifft2d(tf.signal.fft2d(wave) * k)
 
 
-def _shifted_probe(probe, ramps, positions):
-    """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w)."""
-    if ramps is None:
+def _shifted_probe(probe, fractions, positions):
+    """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w); fractions: the
+    angle's subpixel shifts (n_p, 2), or None when all positions are whole pixels."""
+    if fractions is None:
         return probe[None]
-    return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * tf.gather(ramps, positions)[:, None])
+    ramps = shift_ramps(tf.gather(fractions, positions), tuple(probe.shape[-2:]), probe.dtype)
+    return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * ramps[:, None])
 
 
 def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
@@ -79,15 +81,13 @@ def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
     return angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.distance_m).astype(dtype)
 
 
-def _position_constants(positions_px, window, object_shape, ctype):
-    """Gather indices (n_a, n_p, w*w) and subpixel ramps (n_a, n_p, w, w) or None if all integer."""
+def _position_constants(positions_px, window, object_shape, dtype):
+    """Gather indices (n_a, n_p, w*w) and subpixel fractions (n_a, n_p, 2) or None if all integer."""
     flat = positions_px.reshape(-1, 2)
     corners, fractions = split_positions(flat)
     indices = patch_indices(corners, window, object_shape).reshape(positions_px.shape[:2] + (-1,))
-    ramps = None
-    if np.any(fractions):
-        ramps = shift_ramps(fractions, window, ctype).reshape(positions_px.shape[:2] + tuple(window))
-    return tf.constant(indices), (None if ramps is None else tf.constant(ramps))
+    fractions = None if not np.any(fractions) else tf.constant(fractions.reshape(positions_px.shape).astype(dtype))
+    return tf.constant(indices), fractions
 
 
 def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=np.float32) -> Model:
@@ -99,7 +99,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
     ctype = np.complex64 if dtype == np.float32 else np.complex128
     window = tuple(probe_guess.shape[-2:])
     n_oy, n_ox = dataset.object_shape
-    indices, ramps = _position_constants(dataset.positions_px, window, dataset.object_shape, ctype)
+    indices, fractions = _position_constants(dataset.positions_px, window, dataset.object_shape, dtype)
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
@@ -119,7 +119,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(tf.gather(indices, angle), positions))
         patches = tf.reshape(patches, (-1, 1) + window)
-        wave = _shifted_probe(probe, None if ramps is None else tf.gather(ramps, angle), positions) * patches
+        wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions) * patches
         far = detect(wave)
         return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
 
@@ -153,7 +153,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     slice_kernel = tf.constant(angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.object_pixel_m).astype(ctype))
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
-    indices, ramps = _position_constants(dataset.positions_px, window, (n_y, n_x), ctype)
+    indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype)
     rotation = [tf.constant(t if t.dtype == np.int32 else t.astype(dtype))
                 for t in rotation_tables(dataset.angles_rad, n_z, n_x)]
     rotating = bool(np.any(dataset.angles_rad != 0))
@@ -179,7 +179,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         slices = tf.gather(tf.reshape(trans, (trans.shape[0], n_y * n_x)), tf.gather(tf.gather(indices, angle), positions),
                            axis=1)
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
-        wave = _shifted_probe(probe, None if ramps is None else tf.gather(ramps, angle), positions)
+        wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
         for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):
             wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
         far = detect(wave)

@@ -35,15 +35,19 @@ def ifft2c(x: tf.Tensor) -> tf.Tensor:
     return tf.roll(x, shift=(n_y // 2, n_x // 2), axis=(-2, -1))
 
 
-def shift_ramps(fractions: np.ndarray, window: tuple[int, int], dtype=np.complex64) -> np.ndarray:
+def shift_ramps(fractions: tf.Tensor, window: tuple[int, int], dtype=tf.complex64) -> tf.Tensor:
     """Fourier phase ramps that shift a window by (dy, dx) px, unshifted FFT order.
 
-    fractions: float (n, 2) -> complex (n, w_y, w_x); the same ramp physics.fft.fourier_shift uses.
+    fractions: float (B, 2) -> complex (B, w_y, w_x); the ramp physics.fft.fourier_shift uses, built
+    in the graph as the outer product of two 1D ramps (no (n, w, w) table to store and gather).
     """
-    f_y = np.fft.fftfreq(window[0])[:, None]
-    f_x = np.fft.fftfreq(window[1])[None, :]
-    phase = fractions[:, 0, None, None] * f_y + fractions[:, 1, None, None] * f_x
-    return np.exp(-2j * np.pi * phase).astype(dtype)
+    real = tf.float32 if dtype == tf.complex64 else tf.float64
+    fractions = tf.cast(fractions, real)
+    f_y = tf.constant(np.fft.fftfreq(window[0]), real)
+    f_x = tf.constant(np.fft.fftfreq(window[1]), real)
+    ramp_y = tf.exp(tf.complex(tf.zeros((), real), -2 * np.pi * fractions[:, 0, None] * f_y))
+    ramp_x = tf.exp(tf.complex(tf.zeros((), real), -2 * np.pi * fractions[:, 1, None] * f_x))
+    return ramp_y[:, :, None] * ramp_x[:, None, :]
 
 
 def patch_indices(corners: np.ndarray, window: tuple[int, int], object_shape: tuple[int, int]) -> np.ndarray:
