@@ -291,7 +291,7 @@ def run_task(task: Task, out: Path, suite: Suite, device: str | None = None, pro
                       floor_ratio=None if not floor else rec.wall_s / max(rec.iterations, 1) / floor,
                       peak_memory_mb=memory.peak_mb,
                       memory_increase_mb=memory.peak_mb - memory.start_mb,
-                      memory_estimate_mb=estimate.run_bytes / 2**20,
+                      memory_estimate_mb=estimate.run_bytes / 2**20 if estimate.modelled else None,
                       metrics={k: float(v) for k, v in scores.items() if isinstance(v, (int, float, np.floating))},
                       time_to_target=_times_to_target(rec.history, suite.targets),
                       device=rec.provenance.get("device", "CPU"), provenance=rec.provenance)

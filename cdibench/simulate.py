@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,8 +127,9 @@ def _kernel(shape, pixel_m, energy_kev, distance_m):
 
 
 def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndarray, samp: Sampling,
-                      energy_kev: float) -> np.ndarray:
-    """Multislice exit waves at the plane of the last coarse slice, complex64 (n, m, w, w) (fine)."""
+                      energy_kev: float) -> Iterator[np.ndarray]:
+    """Multislice exit waves at the plane of the last coarse slice, complex64 (c, m, w, w) (fine),
+    ``POSITION_CHUNK`` positions at a time: the detector takes each chunk while it is in cache."""
     steps = (samp.upsample if phantom.shape[0] > 1 else 1) * samp.sub_slices  # per coarse voxel
     dz = phantom.voxel_size_m / samp.sub_slices
     window = probe.shape[-2:]
@@ -136,7 +138,6 @@ def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndar
     # The first/last fine steps sit (steps - 1) / 2 steps outside the coarse first/last slice planes.
     offset_m = (steps - 1) / 2 * dz
     corners, fractions = split_positions(positions_px)
-    waves = []
     for start in range(0, len(positions_px), POSITION_CHUNK):
         sl = slice(start, start + POSITION_CHUNK)
         incident = shifted_probes(probe, fractions[sl])
@@ -146,8 +147,7 @@ def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndar
         wave = multislice(incident, np.moveaxis(patches, 1, 0), kernel, repeats=samp.sub_slices)
         if offset_m:
             wave = propagate(wave, _kernel(window, samp.fine_pixel_m, energy_kev, offset_m))
-        waves.append(wave)
-    return np.concatenate(waves).astype(np.complex64, copy=False)
+        yield wave.astype(np.complex64, copy=False)
 
 
 def _rotated(phantom: Phantom, angle: float, order: int) -> Phantom:
@@ -182,14 +182,14 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
         total = 0.0
         for energy, weight in per_energy:
             ph = rotated.at_energy(energy) if energy != e0 else rotated
-            exit_waves = exit_override if exit_override is not None else _thick_exit_waves(
+            chunks = [exit_override] if exit_override is not None else _thick_exit_waves(
                 ph, probe, positions[a], samp, energy)
             if far:
-                total = farfield_intensity(exit_waves, samp.upsample, spec.detector.binning)
+                total = np.concatenate([farfield_intensity(w, samp.upsample, spec.detector.binning) for w in chunks])
             else:
-                kernel = (_kernel(exit_waves.shape[-2:], samp.fine_pixel_m, energy, spec.geometry.distance_m)
+                kernel = (_kernel(probe.shape[-2:], samp.fine_pixel_m, energy, spec.geometry.distance_m)
                           if spec.geometry.distance_m > 0 else None)
-                total = total + weight * nearfield_intensity(exit_waves, kernel, samp.upsample)
+                total = total + weight * np.concatenate([nearfield_intensity(w, kernel, samp.upsample) for w in chunks])
         if far and len(energies) > 1:
             lam0 = units.wavelength_m(e0)
             total = sum(w * coherence.rescale_farfield(total, lam0 / units.wavelength_m(e))

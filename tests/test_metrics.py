@@ -419,3 +419,20 @@ def test_bad_inputs_raise_value_error_naming_the_argument():
         apply_shift(truth, (1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="n_bins"):
         frc(truth, truth, n_bins=100)
+
+
+def test_a_wrong_correlation_peak_does_not_misalign_an_already_aligned_estimate():
+    """Outside the region an estimate is unconstrained; a bright shifted copy there draws the
+    correlation peak to 9 px, but align keeps the registered shift only if it lowers the error."""
+    from cdibench.metrics.alignment import _align_one
+
+    rng = np.random.default_rng(0)
+    truth = np.exp(0.3j * rng.standard_normal((64, 64))) * (1 + 0.2 * rng.standard_normal((64, 64)))
+    region = np.zeros((64, 64), bool)
+    region[20:44, 20:44] = True
+    estimate = np.where(region, truth, 5 * np.roll(truth, 9, axis=1))
+    registered, info = _align_one(estimate, truth, region, True, True, True, 20)
+    assert abs(info["shift_px"][1]) > 8  # the trap works: registration alone is fooled
+    aligned, info = align(estimate, truth, region=region, scale=True)
+    assert info["shift_px"] == (0.0, 0.0)
+    assert nrmse(aligned[region], truth[region]) < 1e-6 < nrmse(registered[region], truth[region])
