@@ -59,18 +59,6 @@ def _data_tensors(tf, ds, dtype=np.float32):
     return data, weights, weights.shape.rank == 4
 
 
-def _epoch_batches(n_angles: int, n_positions: int, batch_size: int, seed: int) -> list:
-    """(angle, positions) minibatches of one epoch, as cdibench.ad.fit draws them (sizes and count;
-    one fixed order, which does not change the cost)."""
-    rng = np.random.default_rng(seed)
-    size = batch_size or n_positions
-    out = []
-    for angle in range(n_angles):
-        order = rng.permutation(n_positions) if size < n_positions else np.arange(n_positions)
-        out += [(angle, np.sort(order[i:i + size])) for i in range(0, n_positions, size)]
-    return out
-
-
 class ForwardBackward:
     """Loss and gradient of the model's data term over all positions of every angle, one
     ``tf.function`` call per angle (no optimiser step): the cost of one full forward and backward
@@ -87,8 +75,8 @@ class ForwardBackward:
         def step(angle, positions):
             with tf.GradientTape(watch_accessed_variables=gradient) as tape:
                 predicted = model.forward(model.variables, angle, positions)
-                w = tf.gather(weights[angle], positions) if per_frame else weights
-                value = loss_fn(predicted, tf.gather(data[angle], positions), w)
+                w = tf.gather(tf.gather(weights, angle), positions) if per_frame else weights
+                value = loss_fn(predicted, tf.gather(tf.gather(data, angle), positions), w)
             if not gradient:
                 return value
             grads = tape.gradient(value, train)
@@ -104,40 +92,20 @@ class ForwardBackward:
 
 
 class AdEpoch:
-    """One epoch of cdibench.ad.fit.fit: the same loss, optimiser, learning rates, minibatches and
-    projection, a ``tf.function`` step per minibatch and a host sync per step. The first epoch
-    (tracing, XLA) runs in ``__init__``. Regularisers and the probe-refinement delay are left out
-    (zero and off in the registry's defaults)."""
+    """One epoch of cdibench.ad.fit.fit, run by its own :class:`~cdibench.ad.fit.Trainer` (same loss,
+    optimiser, minibatches, compiled epoch and projection). The first epoch (tracing, XLA) runs in
+    ``__init__``; every call then runs the same minibatches (one fixed order: the cost is the same)."""
 
     def __init__(self, model, ds, config):
-        tf = require_tensorflow()
-        from cdibench.ad import losses
-        from cdibench.ad.optim import OPTIMIZERS
+        require_tensorflow()
+        from cdibench.ad.fit import Trainer
 
-        data, weights, per_frame = _data_tensors(tf, ds)
-        n_frames = float(ds.n_angles * ds.n_positions)
-        train = [model.variables[k] for k in model.trainable]
-        probe_lr = config.probe_learning_rate or config.learning_rate
-        rates = [probe_lr if k.startswith("probe") else config.learning_rate for k in model.trainable]
-        optimizer = OPTIMIZERS[config.optimizer](train, rates)
-        loss_fn = losses.LOSSES[config.loss]
-
-        def step(angle, positions):
-            with tf.GradientTape() as tape:
-                predicted = model.forward(model.variables, angle, positions)
-                w = tf.gather(weights[angle], positions) if per_frame else weights
-                loss = loss_fn(predicted, tf.gather(data[angle], positions), w) / n_frames
-            optimizer.apply(tape.gradient(loss, train))
-            model.constrain(model.variables)
-            return loss
-
-        self.step = tf.function(step, jit_compile=config.jit_compile, reduce_retracing=True)
-        self.batches = [(tf.constant(a), tf.constant(p))
-                        for a, p in _epoch_batches(ds.n_angles, ds.n_positions, config.batch_size, config.seed)]
-        self()  # warm-up: tracing (and a retrace for a shorter last minibatch)
+        self.trainer = Trainer(model, ds.intensities, ds.mask, config)
+        self.batches = self.trainer.batches(np.random.default_rng(config.seed))
+        self()  # warm-up: tracing and compilation
 
     def __call__(self) -> float:
-        return sum(float(self.step(a, p)) for a, p in self.batches)
+        return self.trainer.epoch(self.batches)
 
 
 # ----------------------------------------------------------------------------------------------
