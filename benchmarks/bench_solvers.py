@@ -9,10 +9,13 @@ benchmarks run their reconstructions there too, once, and read the numbers out.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from cdibench import metrics  # not "from ... import time_to_target": asv would take it for a benchmark
 from cdibench.evaluate import score
+from cdibench.floor import floor_seconds
 from cdibench.simulate import simulate
 from cdibench.solvers import reconstruct, solver_config
 
@@ -72,6 +75,40 @@ class _Iteration:
 
     def time_iteration(self, datasets, solver, case):
         self.iteration()
+
+
+class FloorRatio:
+    """Seconds per iteration over the iteration's FFT floor (cdibench.floor: exactly its FFTs, same
+    library and shapes), both measured here and now, best of 5; 1 = nothing but FFTs. One
+    parameter "solver@case" over the pairs that have a floor plan (fbp and ad-bragg have none)."""
+
+    param_names = ("run",)
+    params = (["epie@quick-ptycho-far", "rpie@quick-ptycho-far", "ad-ptycho@quick-ptycho-far",
+               "hio@quick-cdi", "er@quick-cdi", "ad-cdi@quick-cdi", "ad-multislice@quick-multislice",
+               "ad-tomo@quick-multislice-tomo", "ptycho-fbp@quick-multislice-tomo",
+               "ad-fullfield@quick-fullfield-tomo", "epie@std-ptycho-far", "ad-ptycho@std-ptycho-far",
+               "ad-tomo@tomo-thick-du2020"],)
+    timeout = 600
+
+    def setup_cache(self):
+        return _datasets(sorted({run.split("@")[1] for run in self.params[0]}))
+
+    setup_cache.timeout = 1800
+
+    def setup(self, datasets, run):
+        solver, case = run.split("@")
+        self.iteration = _iteration(datasets, solver, case)
+        self.floor = floor_seconds(solver, datasets[case], solver_config(solver))
+
+    def track_floor_ratio(self, datasets, run):
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            self.iteration()
+            samples.append(time.perf_counter() - start)
+        return min(samples) / self.floor
+
+    track_floor_ratio.unit = "x FFT floor"
 
 
 class PtychoIteration(_Iteration):
