@@ -73,3 +73,21 @@ def test_divergence_is_reported_with_the_last_finite_state():
                       progress=False)
     assert rec.status == "diverged" and "iteration" in rec.message
     assert np.all(np.isfinite(rec.object))
+
+
+def test_unequal_minibatches_take_the_per_minibatch_path_and_converge():
+    """36 positions in minibatches of 5 (seven of 5, one of 1): not one compiled epoch but one call
+    per minibatch, both sizes compiled in the warm-up; the same fit must still converge (the
+    equal-size path is what every other test here runs). Measured: NRMSE 0.026, loss down 2000x
+    (minibatches of 12: 0.046)."""
+    from cdibench.ad.fit import Trainer
+    from cdibench.ad.models import thin_model
+
+    ds = equal_discretisation("quick-ptycho-far")
+    config = solver_config("ad-ptycho", {"batch_size": 5})
+    trainer = Trainer(thin_model(ds, ds.probe_guess), ds.intensities, ds.mask, config)
+    assert not trainer.uniform
+    assert sorted({len(p) for _, p in trainer.batches(np.random.default_rng(0))}) == [1, 5]
+    rec, scores = _run(ds, "ad-ptycho", iterations=60, batch_size=5, learning_rate=0.03)
+    loss = np.asarray(rec.history["loss"])
+    assert loss[-1] < 0.01 * loss[0] and scores["nrmse"] <= 0.05

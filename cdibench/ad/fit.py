@@ -108,19 +108,20 @@ class Trainer:
         return math.fsum(float(self._compiled(tf.constant(a), tf.constant(p))) for a, p in batches)
 
     def warm_up(self, rng) -> None:
-        """Trace and compile on one epoch (one minibatch when sizes differ), then restore the
-        variables and optimiser state: tracing and XLA stay out of the timed iterations."""
+        """Trace and compile on one epoch (one minibatch of each size when sizes differ), then
+        restore the variables and optimiser state: tracing and XLA stay out of the timed iterations."""
         snapshot = [v.numpy() for v in self.state]
-        self.epoch(self.batches(rng)[:None if self.uniform else 1])
+        batches = self.batches(rng)
+        self.epoch(batches if self.uniform else list({len(p): (a, p) for a, p in batches}.values()))
         for v, value in zip(self.state, snapshot):
             v.assign(value)
 
 
 def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, recorder) -> FitResult:
     """Minimise the data loss (+ regularisers) over the model's trainable variables (see
-    :class:`Trainer` for the arrays). The first epoch (or minibatch, when their sizes differ) is
-    traced and run once untimed (warm-up), then the variables and optimiser state are restored and
-    the clock restarted."""
+    :class:`Trainer` for the arrays). The first epoch (or one minibatch of each size, when their
+    sizes differ) is traced and run once untimed (warm-up), then the variables and optimiser state
+    are restored and the clock restarted."""
     trainer = Trainer(model, intensities, mask, config)
     rng = np.random.default_rng(config.seed)
     trainer.warm_up(rng)
