@@ -154,9 +154,9 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
     indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype)
-    rotation = [tf.constant(t if t.dtype == np.int32 else t.astype(dtype))
-                for t in rotation_tables(dataset.angles_rad, n_z, n_x)]
     rotating = bool(np.any(dataset.angles_rad != 0))
+    rotation = [tf.constant(t if t.dtype == np.int32 else t.astype(dtype))
+                for t in rotation_tables(dataset.angles_rad, n_z, n_x)] if rotating else []
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
     variables = {
         "phase": tf.Variable(np.zeros(volume_shape, dtype), name="phase"),

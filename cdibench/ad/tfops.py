@@ -81,10 +81,10 @@ def rotation_gather(angle_rad: float, n_z: int, n_x: int) -> tuple[np.ndarray, n
     return np.stack(indices, 1).astype(np.int32), np.stack(weights, 1).astype(np.float32)
 
 
-def rotation_adjoint(indices: np.ndarray, weights: np.ndarray, n: int, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def rotation_adjoint(indices: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The transpose of a :func:`rotation_gather`, itself as a gather: for each of the ``n`` source
-    points, the output points it feeds and their weights, padded with weight 0 to ``k`` (at least
-    the largest fan-out). Returns int32 (n, k), float32 (n, k).
+    points, the output points it feeds and their weights, padded with weight 0 to the largest
+    fan-out K. Returns int32 (n, K), float32 (n, K).
 
     Why: autodiff would scatter-add the gradient (a serial loop under XLA on CPU, 30x slower than
     the gather here); a gather is fast everywhere and the adjoint test checks it is exact.
@@ -97,7 +97,7 @@ def rotation_adjoint(indices: np.ndarray, weights: np.ndarray, n: int, k: int = 
     out, src, w = out[order], src[order], w[order]
     counts = np.bincount(src, minlength=n)
     slot = np.arange(len(src)) - np.repeat(np.cumsum(counts) - counts, counts)
-    k = max(k, int(counts.max(initial=1)))
+    k = int(counts.max(initial=1))
     adj_idx, adj_w = np.zeros((n, k), np.int32), np.zeros((n, k), np.float32)
     adj_idx[src, slot], adj_w[src, slot] = out, w
     return adj_idx, adj_w
@@ -105,12 +105,15 @@ def rotation_adjoint(indices: np.ndarray, weights: np.ndarray, n: int, k: int = 
 
 def rotation_tables(angles_rad, n_z: int, n_x: int) -> tuple[np.ndarray, ...]:
     """Forward and adjoint gathers for every angle, stacked: indices (n_a, P, 4), weights (n_a, P, 4),
-    adjoint indices (n_a, P, K), adjoint weights (n_a, P, K) with P = n_z n_x and one K for all."""
+    adjoint indices (n_a, P, K), adjoint weights (n_a, P, K) with P = n_z n_x and one K for all
+    (shorter adjoints padded with weight 0)."""
     forward = [rotation_gather(a, n_z, n_x) for a in angles_rad]
-    k = max(int(np.bincount(i[w != 0], minlength=n_z * n_x).max(initial=1)) for i, w in forward)
-    adjoint = [rotation_adjoint(i, w, n_z * n_x, k) for i, w in forward]
+    adjoint = [rotation_adjoint(i, w, n_z * n_x) for i, w in forward]
+    k = max(a[0].shape[1] for a in adjoint)
+    pad = [[(0, 0), (0, k - a[0].shape[1])] for a in adjoint]
     return (np.stack([f[0] for f in forward]), np.stack([f[1] for f in forward]),
-            np.stack([a[0] for a in adjoint]), np.stack([a[1] for a in adjoint]))
+            np.stack([np.pad(a[0], p) for a, p in zip(adjoint, pad)]),
+            np.stack([np.pad(a[1], p) for a, p in zip(adjoint, pad)]))
 
 
 @tf.custom_gradient
