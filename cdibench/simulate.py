@@ -24,7 +24,7 @@ from cdibench.physics.fft import fourier_shift
 from cdibench.physics.forward import farfield_intensity, fourier_upsample, nearfield_intensity
 from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel, propagate
-from cdibench.physics.ptychography import extract_patches, shifted_probes, split_positions
+from cdibench.physics.ptychography import shifted_probes, split_positions
 from cdibench.physics.tomography import angles_rad, rotate_volume
 from cdibench.provenance import provenance
 from cdibench.spec import DatasetSpec
@@ -129,7 +129,10 @@ def _kernel(shape, pixel_m, energy_kev, distance_m):
 def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndarray, samp: Sampling,
                       energy_kev: float) -> Iterator[np.ndarray]:
     """Multislice exit waves at the plane of the last coarse slice, complex64 (c, m, w, w) (fine),
-    ``POSITION_CHUNK`` positions at a time: the detector takes each chunk while it is in cache."""
+    ``POSITION_CHUNK`` positions at a time: the detector takes each chunk while it is in cache.
+
+    Every chunk is computed in one reused buffer (fresh arrays of this size cost as much in page
+    faults as their FFTs): consume a chunk, or copy it, before asking for the next."""
     steps = (samp.upsample if phantom.shape[0] > 1 else 1) * samp.sub_slices  # per coarse voxel
     dz = phantom.voxel_size_m / samp.sub_slices
     window = probe.shape[-2:]
@@ -138,16 +141,16 @@ def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndar
     # The first/last fine steps sit (steps - 1) / 2 steps outside the coarse first/last slice planes.
     offset_m = (steps - 1) / 2 * dz
     corners, fractions = split_positions(positions_px)
+    buffer = np.empty((min(POSITION_CHUNK, len(positions_px)),) + probe.shape, np.complex64)
     for start in range(0, len(positions_px), POSITION_CHUNK):
         sl = slice(start, start + POSITION_CHUNK)
-        incident = shifted_probes(probe, fractions[sl])
+        wave = shifted_probes(probe, fractions[sl], out=buffer[:len(corners[sl])])
         if offset_m:
-            incident = propagate(incident, _kernel(window, samp.fine_pixel_m, energy_kev, -offset_m))
-        patches = extract_patches(trans, corners[sl], window)[:, :, None]  # (n, n_z, 1, w, w)
-        wave = multislice(incident, np.moveaxis(patches, 1, 0), kernel, repeats=samp.sub_slices)
+            wave = propagate(wave, _kernel(window, samp.fine_pixel_m, energy_kev, -offset_m), overwrite=True)
+        wave = multislice(wave, trans, kernel, repeats=samp.sub_slices, overwrite=True, corners=corners[sl])
         if offset_m:
-            wave = propagate(wave, _kernel(window, samp.fine_pixel_m, energy_kev, offset_m))
-        yield wave.astype(np.complex64, copy=False)
+            wave = propagate(wave, _kernel(window, samp.fine_pixel_m, energy_kev, offset_m), overwrite=True)
+        yield wave
 
 
 def _rotated(phantom: Phantom, angle: float, order: int) -> Phantom:
@@ -172,6 +175,7 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     energies, weights = coherence.spectrum(spec.geometry.energy_kev, spec.coherence)
     far = spec.geometry.detection == "far"
     e0 = spec.geometry.energy_kev
+    scratch = exit_override is None  # the simulator's own chunk buffers may be overwritten; an override not
     out = []
     for a, angle in enumerate(tqdm(angles, desc=f"simulate {spec.name}", leave=False,
                                    disable=not progress or len(angles) < 4)):
@@ -185,11 +189,13 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
             chunks = [exit_override] if exit_override is not None else _thick_exit_waves(
                 ph, probe, positions[a], samp, energy)
             if far:
-                total = np.concatenate([farfield_intensity(w, samp.upsample, spec.detector.binning) for w in chunks])
+                total = np.concatenate([farfield_intensity(w, samp.upsample, spec.detector.binning, overwrite=scratch)
+                                        for w in chunks])
             else:
                 kernel = (_kernel(probe.shape[-2:], samp.fine_pixel_m, energy, spec.geometry.distance_m)
                           if spec.geometry.distance_m > 0 else None)
-                total = total + weight * np.concatenate([nearfield_intensity(w, kernel, samp.upsample) for w in chunks])
+                total = total + weight * np.concatenate([nearfield_intensity(w, kernel, samp.upsample, overwrite=scratch)
+                                                         for w in chunks])
         if far and len(energies) > 1:
             lam0 = units.wavelength_m(e0)
             total = sum(w * coherence.rescale_farfield(total, lam0 / units.wavelength_m(e))

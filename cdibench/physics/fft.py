@@ -28,14 +28,17 @@ def ifft2c(field: np.ndarray) -> np.ndarray:
     return sfft.fftshift(sfft.ifft2(shifted, axes=_AXES, norm="ortho", workers=WORKERS), axes=_AXES)
 
 
-def fft2(field: np.ndarray) -> np.ndarray:
-    """Unshifted unitary FFT (zero frequency at [0, 0]) for convolution kernels."""
-    return sfft.fft2(field, axes=_AXES, norm="ortho", workers=WORKERS)
+def fft2(field: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Unshifted unitary FFT (zero frequency at [0, 0]) for convolution kernels.
+
+    overwrite: the input may be reused for the output (in place for contiguous complex input): no
+    new array, whose first touch of fresh pages costs as much as the FFT at simulator sizes."""
+    return sfft.fft2(field, axes=_AXES, norm="ortho", workers=WORKERS, overwrite_x=overwrite)
 
 
-def ifft2(field: np.ndarray) -> np.ndarray:
-    """Unshifted unitary inverse FFT."""
-    return sfft.ifft2(field, axes=_AXES, norm="ortho", workers=WORKERS)
+def ifft2(field: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Unshifted unitary inverse FFT (overwrite: as :func:`fft2`)."""
+    return sfft.ifft2(field, axes=_AXES, norm="ortho", workers=WORKERS, overwrite_x=overwrite)
 
 
 def frequencies_per_m(shape: tuple[int, int], pixel_size_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -52,11 +55,12 @@ def centred_coordinates_m(shape: tuple[int, int], pixel_size_m: float) -> tuple[
     return y, x
 
 
-def fourier_shift(field: np.ndarray, shift_px: np.ndarray) -> np.ndarray:
+def fourier_shift(field: np.ndarray, shift_px: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Shift fields by subpixel amounts with a Fourier phase ramp (periodic boundary).
 
     field: complex64 (..., n_y, n_x); shift_px: float (..., 2) as (dy, dx), broadcast against the
-    leading axes. A positive shift moves content towards larger indices.
+    leading axes. A positive shift moves content towards larger indices. out: optional contiguous
+    array of the broadcast output shape and field's dtype to write into (a reused buffer).
     """
     n_y, n_x = field.shape[-2:]
     shift_px = np.asarray(shift_px, dtype=np.float64)
@@ -64,6 +68,6 @@ def fourier_shift(field: np.ndarray, shift_px: np.ndarray) -> np.ndarray:
     ctype = np.result_type(field.dtype, np.complex64)
     ramp_y = np.exp(-2j * np.pi * shift_px[..., 0, None] * sfft.fftfreq(n_y)).astype(ctype)
     ramp_x = np.exp(-2j * np.pi * shift_px[..., 1, None] * sfft.fftfreq(n_x)).astype(ctype)
-    spectrum = fft2(field) * ramp_y[..., :, None]  # broadcasts to the output shape once
+    spectrum = np.multiply(fft2(field), ramp_y[..., :, None], out=out)  # broadcasts to the output shape once
     spectrum *= ramp_x[..., None, :]  # in place: one pass fewer over the largest array
-    return ifft2(spectrum).astype(field.dtype, copy=False)
+    return ifft2(spectrum, overwrite=True).astype(field.dtype, copy=False)

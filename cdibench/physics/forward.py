@@ -21,10 +21,15 @@ def _centre_crop(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
 
 
 def _centre_crop_unshifted(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
-    """``_centre_crop(fftshift(arr))`` read straight from unshifted FFT order (no full-size roll)."""
-    rows = (np.arange(n_y) - n_y // 2) % arr.shape[-2]
-    cols = (np.arange(n_x) - n_x // 2) % arr.shape[-1]
-    return arr[..., rows[:, None], cols[None, :]]
+    """``_centre_crop(fftshift(arr))`` read straight from unshifted FFT order (no full-size roll):
+    four block copies; output row i is input row (i - n_y // 2) mod N_y, likewise columns."""
+    big_y, big_x = arr.shape[-2:]
+    a, b = n_y // 2, n_x // 2
+    out = np.empty(arr.shape[:-2] + (n_y, n_x), arr.dtype)
+    for o_y, i_y in ((slice(0, a), slice(big_y - a, big_y)), (slice(a, n_y), slice(0, n_y - a))):
+        for o_x, i_x in ((slice(0, b), slice(big_x - b, big_x)), (slice(b, n_x), slice(0, n_x - b))):
+            out[..., o_y, o_x] = arr[..., i_y, i_x]
+    return out
 
 
 def _centre_pad(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
@@ -35,7 +40,8 @@ def _centre_pad(arr: np.ndarray, n_y: int, n_x: int) -> np.ndarray:
     return out
 
 
-def farfield_intensity(exit_waves: np.ndarray, upsample: int = 1, binning: int = 1) -> np.ndarray:
+def farfield_intensity(exit_waves: np.ndarray, upsample: int = 1, binning: int = 1,
+                       overwrite: bool = False) -> np.ndarray:
     """Fraunhofer intensities summed over modes.
 
     exit_waves: complex64 (..., n_modes, w_y * upsample, w_x * upsample) sampled ``upsample`` times
@@ -43,28 +49,29 @@ def farfield_intensity(exit_waves: np.ndarray, upsample: int = 1, binning: int =
     centre. A finer real-space grid reaches larger angles: the central w_y x w_x region (times
     ``binning``) is what the detector sees. ``binning``: each detector pixel integrates
     binning x binning samples of a pattern computed with a field of view ``binning`` times larger
-    (zero-padded exit wave): the finite pixel size.
+    (zero-padded exit wave): the finite pixel size. overwrite: exit_waves may be reused as scratch.
     """
     fine_y, fine_x = exit_waves.shape[-2:]
     w_y, w_x = fine_y // upsample, fine_x // upsample
     waves = _centre_pad(exit_waves, fine_y * binning, fine_x * binning) if binning > 1 else exit_waves
-    # |fft2c(x)|^2 = fftshift(|fft2(x)|^2): the centring rolls only change phases, so roll nothing
-    far = fft2(waves)
+    # |fft2c(x)|^2 = fftshift(|fft2(x)|^2): the centring rolls only change phases, so roll nothing;
+    # crop to the detector before squaring (a quarter of the work at upsample 2)
+    far = _centre_crop_unshifted(fft2(waves, overwrite=overwrite or binning > 1), w_y * binning, w_x * binning)
     intensity = far.real**2
     intensity += far.imag**2
     intensity = intensity[..., 0, :, :] if intensity.shape[-3] == 1 else intensity.sum(axis=-3)
-    intensity = _centre_crop_unshifted(intensity, w_y * binning, w_x * binning)
     return bin_pixels(intensity, binning).astype(np.float32) if binning > 1 else intensity.astype(np.float32)
 
 
-def nearfield_intensity(exit_waves: np.ndarray, kernel: np.ndarray | None, upsample: int = 1) -> np.ndarray:
+def nearfield_intensity(exit_waves: np.ndarray, kernel: np.ndarray | None, upsample: int = 1,
+                        overwrite: bool = False) -> np.ndarray:
     """Near-field (angular spectrum) intensities summed over modes.
 
     exit_waves: complex64 (..., n_modes, n_y * upsample, n_x * upsample); kernel: transfer function
     of the fine grid, or None for contact (distance 0). Returns float32 (..., n_y, n_x), each
-    detector pixel integrating upsample x upsample samples.
+    detector pixel integrating upsample x upsample samples. overwrite: exit_waves may be reused as scratch.
     """
-    waves = exit_waves if kernel is None else propagate(exit_waves, kernel)
+    waves = exit_waves if kernel is None else propagate(exit_waves, kernel, overwrite=overwrite)
     intensity = (waves.real**2 + waves.imag**2).sum(axis=-3)
     return (bin_pixels(intensity, upsample) if upsample > 1 else intensity).astype(np.float32)
 

@@ -35,9 +35,13 @@ def angular_spectrum_kernel(shape: tuple[int, int], pixel_size_m: float, wavelen
     return np.where(propagating, np.exp(1j * phase), 0).astype(np.complex64)
 
 
-def propagate(field: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Near-field propagation of complex64 (..., n_y, n_x) fields with an angular-spectrum kernel."""
-    return ifft2(fft2(field) * kernel)
+def propagate(field: np.ndarray, kernel: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Near-field propagation of complex64 (..., n_y, n_x) fields with an angular-spectrum kernel.
+
+    overwrite: field may be reused for the result (the simulator's chunk buffer)."""
+    spectrum = fft2(field, overwrite=overwrite)
+    spectrum *= kernel  # in place: the spectrum is ours
+    return ifft2(spectrum, overwrite=True)
 
 
 def propagate_adjoint(field: np.ndarray, kernel: np.ndarray) -> np.ndarray:
