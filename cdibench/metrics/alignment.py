@@ -55,7 +55,9 @@ def align(estimate, truth, *, region=None, shift: bool = True, ramp: bool = True
             aligned, info = _align_one(start.astype(np.complex128), truth.astype(np.complex128), region,
                                        moved, ramp, scale, upsample)
         except ValueError as exc:  # e.g. an unshifted twin that does not overlap the truth: not a candidate
-            failure = exc
+            # kept without its traceback, whose frames would tie this frame and _align_one's arrays
+            # into a reference cycle: ~10 MiB per evaluation at 256^2, freed only by the cyclic GC
+            failure = exc.with_traceback(None)
             continue
         error = np.sum(np.abs(truth - aligned)[region] ** 2)
         if best is None or error < best[0]:
