@@ -8,6 +8,7 @@ memory of the whole benchmark process, set-up included (for AD: the TensorFlow r
 
 from __future__ import annotations
 
+from cdibench.floor import plan_seconds, simulator_fft_plan
 from cdibench.solvers import solver_config
 from cdibench.simulate import simulate
 
@@ -99,6 +100,31 @@ class SimulateThin:
 
     def peakmem_simulate(self, kind, pattern_px, n_positions, n_modes):
         simulate(self.spec)
+
+
+class SimulatorFloorRatio:
+    """The simulator's noise-free forward model (``simulate(spec, timings=...)["forward_s"]``) over
+    its FFT floor (cdibench.floor.simulator_fft_plan: exactly its FFTs, scipy.fft, same shapes),
+    both measured here and now, best of 3; 1 = nothing but FFTs."""
+
+    params = (["quick-ptycho-far", "quick-ptycho-near", "quick-multislice", "quick-multislice-tomo",
+               "std-ptycho-far"],)
+    param_names = ("case",)
+    timeout = 300
+
+    def setup(self, case):
+        self.spec = common.base_spec(case)
+        self.floor = plan_seconds(simulator_fft_plan(self.spec, simulate(self.spec, progress=False)))
+
+    def track_floor_ratio(self, case):
+        samples = []
+        for _ in range(3):
+            timings = {}
+            simulate(self.spec, progress=False, timings=timings)
+            samples.append(timings["forward_s"])
+        return min(samples) / self.floor
+
+    track_floor_ratio.unit = "x FFT floor"
 
 
 class MultisliceModel:

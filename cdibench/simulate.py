@@ -25,7 +25,7 @@ from cdibench.physics.forward import farfield_intensity, fourier_upsample, nearf
 from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel, propagate
 from cdibench.physics.ptychography import shifted_probes, split_positions
-from cdibench.physics.tomography import angles_rad, rotate_volume
+from cdibench.physics.tomography import angles_rad, rotate_volume, spline_coefficients
 from cdibench.provenance import provenance
 from cdibench.spec import DatasetSpec
 
@@ -153,8 +153,10 @@ def _thick_exit_waves(phantom: Phantom, probe: np.ndarray, positions_px: np.ndar
         yield wave
 
 
-def _rotated(phantom: Phantom, angle: float, order: int) -> Phantom:
-    return Phantom(rotate_volume(phantom.delta, angle, order), rotate_volume(phantom.beta, angle, order),
+def _rotated(phantom: Phantom, angle: float, order: int, coefficients) -> Phantom:
+    """coefficients: (delta's, beta's) tomography.spline_coefficients, computed once for all angles."""
+    return Phantom(rotate_volume(phantom.delta, angle, order, coefficients[0]),
+                   rotate_volume(phantom.beta, angle, order, coefficients[1]),
                    phantom.voxel_size_m, phantom.energy_kev, phantom.name)
 
 
@@ -176,10 +178,13 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     far = spec.geometry.detection == "far"
     e0 = spec.geometry.energy_kev
     scratch = exit_override is None  # the simulator's own chunk buffers may be overwritten; an override not
+    order = spec.simulation.rotation_order
+    coefficients = ((spline_coefficients(phantom.delta, order), spline_coefficients(phantom.beta, order))
+                    if order > 1 and np.any(angles) else (None, None))
     out = []
     for a, angle in enumerate(tqdm(angles, desc=f"simulate {spec.name}", leave=False,
                                    disable=not progress or len(angles) < 4)):
-        rotated = _rotated(phantom, angle, spec.simulation.rotation_order) if angle else phantom
+        rotated = _rotated(phantom, angle, order, coefficients) if angle else phantom
         if spec.simulation.projection_approximation:
             rotated = _projected(rotated)
         per_energy = [(e0, 1.0)] if far else list(zip(energies, weights))

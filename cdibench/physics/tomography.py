@@ -18,22 +18,37 @@ def rotation_matrix(angle_rad: float) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def rotate_volume(volume: np.ndarray, angle_rad: float, order: int = 3) -> np.ndarray:
+def spline_coefficients(volume: np.ndarray, order: int = 3) -> np.ndarray:
+    """The y planes' 2D spline coefficients that :func:`rotate_volume` interpolates, float64 (n_z, n_y,
+    n_x). They do not depend on the angle: a simulation over many angles filters once (each filter
+    costs a quarter of a rotation at order 3), with results identical to filtering per call."""
+    out = np.empty(volume.shape, np.float64)
+    for y in range(volume.shape[1]):
+        out[:, y, :] = ndimage.spline_filter(volume[:, y, :], order, output=np.float64, mode="constant")
+    return out
+
+
+def rotate_volume(volume: np.ndarray, angle_rad: float, order: int = 3,
+                  coefficients: np.ndarray | None = None) -> np.ndarray:
     """Rotate float32 (n_z, n_y, n_x) about the y axis by angle_rad; vacuum (0) fills from outside.
 
     order: spline order (3 for the simulator; the reconstruction models use their own, lower-order
     interpolation so that no result rests on the inverse crime). Each y plane is a 2D transform:
     a 3D spline of order 3 would spend 4x the work interpolating along the unchanged axis.
+    coefficients: the volume's :func:`spline_coefficients` (order > 1), to skip filtering here.
     """
     if angle_rad == 0:
         return volume
     centre = np.array([volume.shape[0] // 2, volume.shape[2] // 2], dtype=float)
     matrix = rotation_matrix(angle_rad)
     offset = centre - matrix @ centre
-    out = np.empty_like(volume)
-    for y in range(volume.shape[1]):
-        out[:, y, :] = ndimage.affine_transform(volume[:, y, :], matrix, offset=offset, order=order,
-                                                mode="constant", cval=0.0, prefilter=order > 1)
+    if coefficients is None and order > 1:
+        coefficients = spline_coefficients(volume, order)
+    source = volume if order <= 1 else coefficients
+    out = np.zeros_like(volume)
+    for y in np.flatnonzero(source.any(axis=(0, 2))):  # an empty plane (vacuum, padding) stays 0
+        out[:, y, :] = ndimage.affine_transform(source[:, y, :], matrix, offset=offset, order=order,
+                                                mode="constant", cval=0.0, prefilter=False)
     return out
 
 
