@@ -176,8 +176,12 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
             phase = tf.reduce_sum(phase, axis=0, keepdims=True)
             absorption = tf.reduce_sum(absorption, axis=0, keepdims=True)
         trans = tf.exp(tf.complex(-absorption, -phase))
-        slices = tf.gather(tf.reshape(trans, (trans.shape[0], n_y * n_x)), tf.gather(tf.gather(indices, angle), positions),
-                           axis=1)
+        # one flat index per voxel of each window, slice-major: gathering whole z columns instead
+        # (axis=1), XLA lays the result out z fastest, and each slice's multiply then reads one
+        # element per cache line
+        windows = tf.reshape(tf.gather(tf.gather(indices, angle), positions), [-1])
+        planes = tf.range(trans.shape[0]) * (n_y * n_x)
+        slices = tf.gather(tf.reshape(trans, [-1]), planes[:, None] + windows[None, :])
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
         for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):
