@@ -443,15 +443,22 @@ def test_a_failed_alignment_candidate_leaves_no_reference_cycle():
     keep _align_one's arrays alive in a cycle (it did: ~10 MiB per evaluation at 256^2 until the
     cyclic GC ran, which grew the memory of every CDI run with its number of metrics evaluations)."""
     import gc
+    import types
 
     truth = np.zeros((32, 32), np.complex128)
     truth[4:12, 4:12] = np.exp(1j * np.random.default_rng(0).random((8, 8)))
     region = np.abs(truth) > 0
     gc.collect()
     gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # unreachable objects go to gc.garbage instead of being freed
     try:
         aligned, info = align(truth.copy(), truth, region=region, twin=True)
-        assert gc.collect() == 0
+        gc.collect()
+        leaked = [o for o in gc.garbage if isinstance(o, types.FrameType)
+                  and o.f_code.co_filename.endswith("alignment.py")]
     finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
         gc.enable()
+    assert not leaked, [frame.f_code.co_name for frame in leaked]
     assert not info["twin"] and np.allclose(aligned[region], truth[region])
