@@ -54,6 +54,20 @@ def measured_volume(dataset) -> tuple[tuple[slice, slice, slice], np.ndarray]:
     return box, np.broadcast_to(disk[:, None, :], (len(z), len(rows), len(x)))
 
 
+def fit_depth(volume: np.ndarray, n_z: int) -> np.ndarray:
+    """Crop or zero-pad a float (n, n_y, n_x) volume along z to n_z slices, centre slice on centre
+    slice (n // 2 -> n_z // 2), float32: FBP's n_x-deep volume, or an AD volume of ``n_slices``
+    scored against a truth of another depth (same voxel size)."""
+    if volume.shape[0] == n_z:
+        return volume.astype(np.float32, copy=False)
+    out = np.zeros((n_z,) + volume.shape[1:], np.float32)
+    src0, dst0 = volume.shape[0] // 2, n_z // 2
+    lo = min(src0, dst0)
+    hi = min(volume.shape[0] - src0, n_z - dst0)
+    out[dst0 - lo:dst0 + hi] = volume[src0 - lo:src0 + hi]
+    return out
+
+
 def volume_scores(estimate: np.ndarray, truth: np.ndarray, dataset) -> dict:
     """metrics.score_volume inside the measured volume; "_in" scores inside the sample there."""
     box, measured = measured_volume(dataset)
@@ -115,7 +129,7 @@ def metric_function(dataset):
     def volume(estimate):
         if estimate.get(name) is None:
             return {}
-        scores = volume_scores(estimate[name], truth, dataset)
+        scores = volume_scores(fit_depth(estimate[name], len(truth)), truth, dataset)
         return {k: scores[k] for k in ("nrmse", "nrmse_in", "ssim", "ssim_in")}
     return volume
 
@@ -142,7 +156,7 @@ def score(dataset, reconstruction) -> dict:
         name, truth = _volume_truth(dataset)
         if estimate.get(name) is not None:
             box, measured = measured_volume(dataset)
-            freq, curve, threshold = metrics.fsc(np.where(measured, estimate[name][box], 0),
+            freq, curve, threshold = metrics.fsc(np.where(measured, fit_depth(estimate[name], len(truth))[box], 0),
                                                  np.where(measured, truth[box], 0))
             out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
     return out

@@ -20,7 +20,7 @@ from cdibench import units
 from cdibench.ad.bragg_config import BraggFitConfig
 from cdibench.ad.config import FitConfig, VolumeFitConfig
 from cdibench.config import from_mapping, require
-from cdibench.evaluate import metric_function
+from cdibench.evaluate import fit_depth, metric_function
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
 from cdibench.peers.ptychi_adapter import PtychiDmConfig, PtychiEpieConfig, PtychiLsqmlConfig
 from cdibench.provenance import provenance
@@ -153,16 +153,6 @@ def _run_pie(name, ds, config: PieConfig, recorder, device=None):
     return _result(name, config, recorder, object=out["object"], probe=out["probe"])
 
 
-def _fit_depth(volume: np.ndarray, n_z: int) -> np.ndarray:
-    """Crop or zero-pad FBP's (n_x, n_y, n_x) volume along z to n_z, keeping the centre n // 2."""
-    out = np.zeros((n_z,) + volume.shape[1:], np.float32)
-    src0, dst0 = volume.shape[0] // 2, n_z // 2
-    lo = min(src0, dst0)
-    hi = min(volume.shape[0] - src0, n_z - dst0)
-    out[dst0 - lo:dst0 + hi] = volume[src0 - lo:src0 + hi]
-    return out
-
-
 def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
     from baselines import fbp
     flat = np.abs(ds.probe_guess[0]) ** 2
@@ -171,7 +161,7 @@ def _run_fbp(name, ds, config: FbpConfig, recorder, device=None):
     projected_beta = -np.log(frames / flat) / (2 * k_dz)  # |t|^2 = exp(-2 k dz sum beta)
     beta = fbp(projected_beta, ds.angles_rad, filter=config.filter)
     recorder.record(1, 0.0)
-    return _result(name, config, recorder, beta=_fit_depth(beta.astype(np.float32), sample_depth_px(ds)))
+    return _result(name, config, recorder, beta=fit_depth(beta.astype(np.float32), sample_depth_px(ds)))
 
 
 def _side_vacuum(ds) -> np.ndarray:
@@ -203,8 +193,8 @@ def _run_ptycho_fbp(name, ds, config: PtychoFbpConfig, recorder, device=None):
                      vacuum_mask=_side_vacuum(ds))
     bar.close()
     recorder.record(config.iterations, float(np.mean([e[-1] for e in out["errors"]])) if len(out["errors"]) else 0.0)
-    return _result(name, config, recorder, delta=_fit_depth(out["delta"].astype(np.float32), n_z),
-                   beta=_fit_depth(out["beta"].astype(np.float32), n_z))
+    return _result(name, config, recorder, delta=fit_depth(out["delta"].astype(np.float32), n_z),
+                   beta=fit_depth(out["beta"].astype(np.float32), n_z))
 
 
 def _run_ad_thin(name, ds, config, recorder, device=None):

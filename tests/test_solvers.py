@@ -75,3 +75,24 @@ def test_conventional_pipeline_thin_control_vs_thick():
     _, thick = _scores("quick-multislice-tomo", "ptycho-fbp", refocus_fraction=0.0)
     assert control["ssim_in"] >= 0.8
     assert thick["ssim_in"] <= control["ssim_in"] - 0.2
+
+
+@pytest.mark.parametrize("n_slices", [16, 48])
+def test_a_volume_of_another_depth_than_the_truth_is_scored_centred(n_slices):
+    """An AD volume of n_slices (a config option) is scored against the 32-deep truth, cropped or
+    zero-padded about the centre slice (it used to fail: shapes did not broadcast)."""
+    from cdibench.evaluate import fit_depth, metric_function
+
+    ds = dataset("quick-multislice")
+    truth = ds.truth.delta
+    estimate = fit_depth(truth, n_slices)
+    assert estimate.shape[0] == n_slices
+    scores = metric_function(ds)({"delta": estimate})
+    if n_slices > len(truth):  # the whole truth fits: crop it back, a perfect score
+        assert scores["nrmse"] == pytest.approx(0.0, abs=1e-6)
+    else:  # the central 16 of 32 slices kept, the rest zero: an error, but a finite one
+        np.testing.assert_array_equal(estimate, truth[8:24])
+        assert 0 < scores["nrmse"] < 1
+    rec = reconstruct(ds, "ad-multislice", solver_config("ad-multislice", {"iterations": 2, "n_slices": n_slices}),
+                      progress=False)
+    assert rec.delta.shape[0] == n_slices and np.isfinite(score(ds, rec)["nrmse"])
