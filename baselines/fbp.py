@@ -25,7 +25,7 @@ import scipy.sparse
 from baselines import _checks
 
 FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
-_PAIRS_PER_CHUNK = 1 << 22  # (angle, pixel) pairs per sparse block: bounds memory to ~100 MB
+PAIRS_PER_CHUNK = 1 << 22  # (angle, pixel) pairs per sparse block: bounds memory to ~100 MB
 
 
 def fourier_filter(n_padded: int, filter: str = "ram-lak") -> np.ndarray:
@@ -130,7 +130,7 @@ def _back_project(filtered: np.ndarray, angles: np.ndarray, circle: bool) -> np.
     padded[:, 1:-1, :] = filtered.transpose(0, 2, 1)
     columns = padded.reshape(n_angles * (n + 2), n_y)
     out = np.zeros((n * n, n_y), filtered.dtype)
-    chunk = max(1, _PAIRS_PER_CHUNK // max(pixels.size, 1))
+    chunk = max(1, PAIRS_PER_CHUNK // max(pixels.size, 1))
     for start in range(0, n_angles, chunk):
         block = slice(start, min(start + chunk, n_angles))
         matrix = _interpolation_matrix(angles[block], zr, xr, n, filtered.dtype)

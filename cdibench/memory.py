@@ -54,7 +54,6 @@ NO_RUN_METRICS = ("ptycho-fbp", "fbp")
 # ptycho-fbp (quick suite). Only runs without per-iteration metrics carry it as a term: the metrics
 # constants were measured on whole runs and include it.
 MEASURED_RUN_OVERHEAD_BYTES = 3 * 2**20
-FBP_PAIRS_PER_CHUNK = 1 << 22  # baselines.fbp._PAIRS_PER_CHUNK: the matrix is built this many pairs at a time
 AD_SOLVERS = ("ad-cdi", "ad-ptycho", "ad-nearfield", "ad-multislice", "ad-tomo", "ad-fullfield", "ad-bragg")
 
 
@@ -262,11 +261,13 @@ def _fbp_bytes(n_angles: int, n_y: int, n: int, real: int) -> tuple[int, int]:
 
     Arrays: the weighted filtered projections, their zero-padded columns and the volume (n_a n_y n,
     n_a (n + 2) n_y, n^2 n_y values). Per (pixel, angle) pair of the inscribed disk (n^2 pi / 4
-    pixels, at most FBP_PAIRS_PER_CHUNK pairs at a time): the coordinate (real), its floor int32,
+    pixels, at most baselines.fbp.PAIRS_PER_CHUNK pairs at a time): the coordinate (real), its floor int32,
     2 column indices int32, 2 weights (real), and scipy's int64 copy of the indices.
     """
+    from baselines.fbp import PAIRS_PER_CHUNK  # here, not at import: baselines loads scikit-image
+
     pixels = int(3.1416 / 4 * n * n)
-    pairs = pixels * min(n_angles, max(1, FBP_PAIRS_PER_CHUNK // pixels))
+    pairs = pixels * min(n_angles, max(1, PAIRS_PER_CHUNK // pixels))
     matrix = (real + I4 + 2 * I4 + 2 * real + 2 * 8) * pairs
     return matrix, real * (n_angles * n_y * n + n_angles * (n + 2) * n_y + n * n * n_y)
 

@@ -180,8 +180,8 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         # (axis=1), XLA lays the result out z fastest, and each slice's multiply then reads one
         # element per cache line
         windows = tf.reshape(tf.gather(tf.gather(indices, angle), positions), [-1])
-        planes = tf.range(trans.shape[0]) * (n_y * n_x)
-        slices = tf.gather(tf.reshape(trans, [-1]), planes[:, None] + windows[None, :])
+        slice_offsets = tf.range(trans.shape[0]) * (n_y * n_x)
+        slices = tf.gather(tf.reshape(trans, [-1]), slice_offsets[:, None] + windows[None, :])
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
         for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):

@@ -41,8 +41,8 @@ def multislice(field: np.ndarray, transmissions, kernel: np.ndarray, repeats: in
     plane (n_y, n_x) and wave i meets the plane's window at corners[i] (no gathered copy of windows).
     """
     if not overwrite:  # the output array, ours to work on in place
-        shape = field.shape if corners is not None else np.broadcast_shapes(field.shape, np.shape(transmissions[0]))
-        field = np.array(np.broadcast_to(field, shape), dtype=np.complex64)
+        field = np.array(field if corners is not None else np.broadcast_to(
+            field, np.broadcast_shapes(field.shape, np.shape(transmissions[0]))), dtype=np.complex64)
     wave, first = field, True
     for t in transmissions:
         for _ in range(repeats):
