@@ -41,6 +41,6 @@ def model_at_truth(ds, dtype=np.float32):
         return model
     model = volume_model(ds, truth.probe, truth.delta.shape, refine_probe=True, dtype=dtype)
     k_dz = units.wavenumber_per_m(ds.geometry.energy_kev) * truth.voxel_size_m
-    model.variables["phase"].assign((truth.delta * k_dz).astype(dtype))
-    model.variables["absorption"].assign((truth.beta * k_dz).astype(dtype))
+    model.variables["phase"].assign(model.stored(truth.delta * k_dz).astype(dtype))
+    model.variables["absorption"].assign(model.stored(truth.beta * k_dz).astype(dtype))
     return model

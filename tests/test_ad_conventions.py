@@ -38,7 +38,7 @@ def test_tf_rotation_matches_bilinear_simulator_rotation():
     vol = np.zeros((20, 3, 20), np.float32)
     vol[4:16, :, 5:15] = rng.random((12, 3, 10))
     tables = [tf.constant(t[0]) for t in rotation_tables([np.deg2rad(37.0)], 20, 20)]
-    ours = rotate(tf.constant(vol), *tables).numpy()
+    ours = rotate(tf.constant(vol.transpose(0, 2, 1)), *tables).numpy().transpose(0, 2, 1)  # stored (z, x, y)
     np.testing.assert_allclose(ours, rotate_volume(vol, np.deg2rad(37.0), order=1), atol=1e-5)
 
 
@@ -49,8 +49,8 @@ def test_rotation_gradient_is_the_exact_adjoint(jit):
     rng = np.random.default_rng(5)
     angles = np.deg2rad([0.0, 23.0, 90.0, 151.0])
     tables = rotation_tables(angles, 12, 9)
-    x = tf.constant(rng.standard_normal((12, 4, 9)).astype(np.float32))
-    y = tf.constant(rng.standard_normal((12, 4, 9)).astype(np.float32))
+    x = tf.constant(rng.standard_normal((12, 9, 4)).astype(np.float32))  # (n_z, n_x, n_y)
+    y = tf.constant(rng.standard_normal((12, 9, 4)).astype(np.float32))
 
     @tf.function(jit_compile=jit)
     def forward_and_adjoint(a):

@@ -39,6 +39,12 @@ class Model:
     estimate: Callable
     trainable: tuple[str, ...]
     unshifted: bool = False
+    stored_axes: tuple[int, ...] | None = None
+
+    def stored(self, array: np.ndarray) -> np.ndarray:
+        """``array`` (an unknown in its physical layout, e.g. a volume (n_z, n_y, n_x)) in the layout
+        its variable is stored in (``stored_axes``: the transpose, None for the same)."""
+        return array if self.stored_axes is None else np.transpose(array, self.stored_axes)
 
     def predict(self, angle, positions):
         """Intensities in the data's layout (zero frequency at the centre pixel)."""
@@ -81,11 +87,18 @@ def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
     return angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.distance_m).astype(dtype)
 
 
-def _position_constants(positions_px, window, object_shape, dtype):
-    """Gather indices (n_a, n_p, w*w) and subpixel fractions (n_a, n_p, 2) or None if all integer."""
+def _position_constants(positions_px, window, object_shape, dtype, x_before_y=False):
+    """Gather indices (n_a, n_p, w*w) and subpixel fractions (n_a, n_p, 2) or None if all integer.
+
+    x_before_y: indices into the plane stored transposed, (n_x, n_y), still in window (w_y, w_x) order."""
     flat = positions_px.reshape(-1, 2)
     corners, fractions = split_positions(flat)
-    indices = patch_indices(corners, window, object_shape).reshape(positions_px.shape[:2] + (-1,))
+    if x_before_y:
+        indices = patch_indices(corners[:, ::-1], window[::-1], object_shape[::-1])
+        indices = indices.reshape((-1,) + window[::-1]).transpose(0, 2, 1)
+    else:
+        indices = patch_indices(corners, window, object_shape)
+    indices = indices.reshape(positions_px.shape[:2] + (-1,))
     fractions = None if not np.any(fractions) else tf.constant(fractions.reshape(positions_px.shape).astype(dtype))
     return tf.constant(indices), fractions
 
@@ -153,14 +166,18 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     slice_kernel = tf.constant(angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.object_pixel_m).astype(ctype))
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
-    indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype)
     rotating = bool(np.any(dataset.angles_rad != 0))
+    indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype, x_before_y=rotating)
     rotation = [tf.constant(t if t.dtype == np.int32 else t.astype(dtype))
                 for t in rotation_tables(dataset.angles_rad, n_z, n_x)] if rotating else []
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
+    # a rotated volume is stored x before y, (n_z, n_x, n_y), the layout tfops.rotate gathers from;
+    # the windows are gathered from that layout too (indices above), so it is never transposed
+    axes = (0, 2, 1) if rotating else None
+    stored_shape = (n_z, n_x, n_y) if rotating else volume_shape
     variables = {
-        "phase": tf.Variable(np.zeros(volume_shape, dtype), name="phase"),
-        "absorption": tf.Variable(np.zeros(volume_shape, dtype), name="absorption"),
+        "phase": tf.Variable(np.zeros(stored_shape, dtype), name="phase"),
+        "absorption": tf.Variable(np.zeros(stored_shape, dtype), name="absorption"),
         "probe_re": tf.Variable((probe_guess.real / scale).astype(dtype), name="probe_re"),
         "probe_im": tf.Variable((probe_guess.imag / scale).astype(dtype), name="probe_im"),
     }
@@ -171,7 +188,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
             # tf.gather, not [angle]: XLA needs slice bounds at compile time (one compile per angle)
             tables = [tf.gather(t, angle) for t in rotation]
             # one gather of rows twice as long instead of two: half the index work
-            phase, absorption = tf.split(rotate(tf.concat([phase, absorption], axis=1), *tables), 2, axis=1)
+            phase, absorption = tf.split(rotate(tf.concat([phase, absorption], axis=2), *tables), 2, axis=2)
         if projection:
             phase = tf.reduce_sum(phase, axis=0, keepdims=True)
             absorption = tf.reduce_sum(absorption, axis=0, keepdims=True)
@@ -195,9 +212,10 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
 
     def estimate(v):
         k_dz = units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m
-        return {"delta": (v["phase"].numpy() / k_dz).astype(np.float32),
-                "beta": (v["absorption"].numpy() / k_dz).astype(np.float32),
+        physical = {k: v[k].numpy() if axes is None else np.transpose(v[k].numpy(), axes) for k in ("phase", "absorption")}
+        return {"delta": (physical["phase"] / k_dz).astype(np.float32),
+                "beta": (physical["absorption"] / k_dz).astype(np.float32),
                 "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
 
     trainable = ("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
-    return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far")
+    return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far", axes)

@@ -124,9 +124,13 @@ def _gather_sum(x, indices, weights, adj_indices, adj_weights):
     return tf.reduce_sum(weights[..., None] * tf.gather(x, indices), axis=1), grad
 
 
-def rotate(volume: tf.Tensor, indices, weights, adj_indices, adj_weights) -> tf.Tensor:
-    """Rotate a real (n_z, n_y, n_x) volume with one angle's :func:`rotation_tables` (differentiable)."""
-    n_z, n_y, n_x = volume.shape
-    flat = tf.reshape(tf.transpose(volume, (0, 2, 1)), (n_z * n_x, n_y))
-    rotated = _gather_sum(flat, indices, weights, adj_indices, adj_weights)
-    return tf.transpose(tf.reshape(rotated, (n_z, n_x, n_y)), (0, 2, 1))
+def rotate(stack: tf.Tensor, indices, weights, adj_indices, adj_weights) -> tf.Tensor:
+    """Rotate real volumes stored x before y, (n_z, n_x, c) (c: y of one or more volumes side by
+    side), with one angle's :func:`rotation_tables` (differentiable); same layout out.
+
+    Why this layout: the gather moves whole rows of c values; from a (n_z, n_y, n_x) array XLA reads
+    each row transposed, one value per cache line (measured at 64^3: forward and gradient 1.7 ms per
+    angle, 0.6 ms from the (n_z, n_x, c) layout)."""
+    n_z, n_x, c = stack.shape
+    rotated = _gather_sum(tf.reshape(stack, (n_z * n_x, c)), indices, weights, adj_indices, adj_weights)
+    return tf.reshape(rotated, (n_z, n_x, c))
