@@ -20,6 +20,20 @@ def test_forward_reproduces_simulator(name):
         assert np.linalg.norm(predicted - reference) / np.linalg.norm(reference) <= 1e-5
 
 
+@pytest.mark.parametrize("name", VOLUME)
+def test_estimate_returns_the_volume_in_its_physical_layout(name):
+    """Rotating models store the volume (n_z, n_x, n_y); what goes in through ``stored`` comes out
+    of ``estimate`` as (n_z, n_y, n_x)."""
+    ds = equal_discretisation(name)
+    model = model_at_truth(ds)
+    got = model.estimate(model.variables)
+    np.testing.assert_allclose(got["delta"], ds.truth.delta, rtol=1e-6)
+    np.testing.assert_allclose(got["beta"], ds.truth.beta, rtol=1e-6)
+    assert (model.stored_axes is not None) == bool(np.any(ds.angles_rad))
+    sample = np.arange(24.0).reshape(2, 3, 4)
+    assert model.stored(sample).shape == ((2, 4, 3) if model.stored_axes else (2, 3, 4))
+
+
 def _loss(model, ds, angle, positions, loss_fn):
     predicted = model.predict(angle, positions)
     measured = tf.constant(ds.intensities[angle][positions.numpy()].astype(np.float64))

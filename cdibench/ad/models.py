@@ -31,7 +31,10 @@ from cdibench.physics.ptychography import split_positions
 class Model:
     """unshifted: ``forward`` returns far-field intensities in unshifted FFT order (zero frequency
     at [0, 0]); the fit loop then ifftshifts the data once instead of shifting every prediction.
-    |fft2c(x)|^2 = fftshift(|fft2(x)|^2) exactly, so this saves two complex rolls per FFT."""
+    |fft2c(x)|^2 = fftshift(|fft2(x)|^2) exactly, so this saves two complex rolls per FFT.
+    stored_axes: the transpose from an unknown's physical layout to its variable's (None: the same);
+    ``estimate`` returns physical layouts, :meth:`stored` converts the other way (e.g. to start a
+    fit from given values)."""
 
     variables: dict
     forward: Callable
@@ -212,7 +215,8 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
 
     def estimate(v):
         k_dz = units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m
-        physical = {k: v[k].numpy() if axes is None else np.transpose(v[k].numpy(), axes) for k in ("phase", "absorption")}
+        physical = {k: v[k].numpy() if axes is None else np.transpose(v[k].numpy(), np.argsort(axes))
+                    for k in ("phase", "absorption")}
         return {"delta": (physical["phase"] / k_dz).astype(np.float32),
                 "beta": (physical["absorption"] / k_dz).astype(np.float32),
                 "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
