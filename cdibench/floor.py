@@ -95,7 +95,7 @@ def simulator_fft_plan(spec, dataset) -> tuple[str, Counter] | None:
     return "scipy", Counter({k: v * n_energies * dataset.n_angles for k, v in plan.items() if v})
 
 
-def _best_time(fn, repeats: int = 5, min_total_s: float = 0.2) -> float:
+def best_time(fn, repeats: int = 5, min_total_s: float = 0.2) -> float:
     """Fastest of at least ``repeats`` timed calls, repeated until ``min_total_s`` has been timed.
 
     A floor only ever errs towards too high (a slow call), which flatters every ratio over it: in a
@@ -126,11 +126,11 @@ def _timer(library: str, shape: tuple[int, ...], count: int):
 
 def plan_seconds(found: tuple[str, Counter] | None) -> float | None:
     """Seconds the FFTs of a plan take on this machine (fastest timed call per shape, see
-    :func:`_best_time`), None without a plan."""
+    :func:`best_time`), None without a plan."""
     if found is None:
         return None
     library, plan = found
-    return math.fsum(_best_time(_timer(library, shape, count)) for shape, count in plan.items())
+    return math.fsum(best_time(_timer(library, shape, count)) for shape, count in plan.items())
 
 
 def floor_seconds(solver: str, dataset, config) -> float | None:
