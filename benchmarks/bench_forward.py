@@ -8,9 +8,9 @@ memory of the whole benchmark process, set-up included (for AD: the TensorFlow r
 
 from __future__ import annotations
 
-from cdibench.floor import plan_seconds, simulator_fft_plan
-from cdibench.solvers import solver_config
-from cdibench.simulate import simulate
+from cdibench.harness.floor import plan_seconds, simulator_fft_plan
+from cdibench.solvers.registry import solver_config
+from cdibench.simulation.simulate import simulate
 
 from . import common, steps
 
@@ -104,7 +104,7 @@ class SimulateThin:
 
 class SimulatorFloorRatio:
     """The simulator's noise-free forward model (``simulate(spec, timings=...)["forward_s"]``) over
-    its FFT floor (cdibench.floor.simulator_fft_plan: exactly its FFTs, scipy.fft, same shapes),
+    its FFT floor (cdibench.harness.floor.simulator_fft_plan: exactly its FFTs, scipy.fft, same shapes),
     both measured here and now, best of 3; 1 = nothing but FFTs."""
 
     params = (["quick-ptycho-far", "quick-ptycho-near", "quick-multislice", "quick-multislice-tomo",

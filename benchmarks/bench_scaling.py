@@ -10,7 +10,7 @@ CDIBENCH_BENCH_SLOW=1. The forward models over the same axes are in bench_forwar
 
 from __future__ import annotations
 
-from cdibench.solvers import solver_config
+from cdibench.solvers.registry import solver_config
 
 from . import common, steps
 

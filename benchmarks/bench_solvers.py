@@ -1,7 +1,7 @@
 """Solvers: time per iteration (warm-up untimed), accuracy at a fixed iteration budget and time to
 a target accuracy, for the classical baselines and the AD solvers on the same datasets.
 
-Every solver runs with the registry's defaults (cdibench.solvers.SOLVERS) unless stated. The
+Every solver runs with the registry's defaults (cdibench.solvers.registry.SOLVERS) unless stated. The
 std-* and paper cases are skipped unless CDIBENCH_BENCH_SLOW=1. Datasets are simulated once per
 class in ``setup_cache`` (asv pickles them for every parameter's process); the ``track_``
 benchmarks run their reconstructions there too, once, and read the numbers out.
@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 from cdibench import metrics  # not "from ... import time_to_target": asv would take it for a benchmark
-from cdibench.evaluate import score
-from cdibench.floor import floor_seconds
-from cdibench.simulate import simulate
-from cdibench.solvers import reconstruct, solver_config
+from cdibench.metrics.evaluate import score
+from cdibench.harness.floor import floor_seconds
+from cdibench.simulation.simulate import simulate
+from cdibench.solvers.registry import reconstruct, solver_config
 
 from . import common, steps
 
@@ -78,7 +78,7 @@ class _Iteration:
 
 
 class FloorRatio:
-    """Seconds per iteration over the iteration's FFT floor (cdibench.floor: exactly its FFTs, same
+    """Seconds per iteration over the iteration's FFT floor (cdibench.harness.floor: exactly its FFTs, same
     library and shapes), both measured here and now, best of 5; 1 = nothing but FFTs. One
     parameter "solver@case" over the pairs that have a floor plan (fbp and ad-bragg have none)."""
 

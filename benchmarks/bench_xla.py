@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cdibench.floor import best_time
+from cdibench.harness.floor import best_time
 
 from . import common
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
-from cdibench.simulate import simulate  # noqa: E402
-from cdibench.spec import DatasetSpec, load_spec  # noqa: E402
+from cdibench.simulation.simulate import simulate  # noqa: E402
+from cdibench.data.spec import DatasetSpec, load_spec  # noqa: E402
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 SLOW_ENV = "CDIBENCH_BENCH_SLOW"
@@ -143,7 +143,7 @@ def skip_slow_scaling(spec: DatasetSpec) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _simulate_cached(text: str):
-    from cdibench.spec import spec_from_toml
+    from cdibench.data.spec import spec_from_toml
     return simulate(spec_from_toml(text))
 
 

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from cdibench import units
-from cdibench.spec import sample_depth_px
+from cdibench.data.spec import sample_depth_px
 
 from .common import require_tensorflow
 

@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from cdibench.provenance import provenance
+from cdibench.harness.provenance import provenance
 
 
 def _cmd_simulate(args) -> int:
-    from cdibench.io import save_cxi
-    from cdibench.simulate import simulate
-    from cdibench.spec import load_spec
+    from cdibench.data.cxi import save_cxi
+    from cdibench.simulation.simulate import simulate
+    from cdibench.data.spec import load_spec
 
     spec = load_spec(args.spec)
     if args.seed is not None:
@@ -31,7 +31,7 @@ def _cmd_simulate(args) -> int:
     print(f"{spec.name}: {dataset.intensities.shape} frames in {time.perf_counter() - start:.2f} s "
           f"-> {args.output}")
     if args.floor:
-        from cdibench.floor import plan_seconds, simulator_fft_plan
+        from cdibench.harness.floor import plan_seconds, simulator_fft_plan
 
         floor = plan_seconds(simulator_fft_plan(spec, dataset))
         ratio = f" = {timings['forward_s'] / floor:.2f} x its FFT floor ({floor:.3g} s)" if floor else ""
@@ -40,10 +40,10 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from cdibench.executors import make_executor, parse_resources
+    from cdibench.harness.executors import make_executor, parse_resources
     from cdibench.report import report_text
-    from cdibench.runner import read_records, run_suite
-    from cdibench.suite import load_suite
+    from cdibench.harness.runner import read_records, run_suite
+    from cdibench.harness.suite import load_suite
 
     suite = load_suite(args.suite)
     out = Path(args.output or f"results/{suite.name}")
@@ -94,7 +94,7 @@ def _cmd_figures(args) -> int:
 
 def _parse_options(pairs: list[str]) -> dict:
     """KEY=VALUE solver options; values parsed as TOML scalars (numbers, true/false, "strings")."""
-    from cdibench.spec import tomllib
+    from cdibench.data.spec import tomllib
 
     options = {}
     for pair in pairs:
@@ -109,10 +109,10 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def _cmd_reconstruct(args) -> int:
-    from cdibench.evaluate import score
-    from cdibench.io import load_cxi
-    from cdibench.reconstruction import save_reconstruction
-    from cdibench.solvers import reconstruct, solver_config
+    from cdibench.metrics.evaluate import score
+    from cdibench.data.cxi import load_cxi
+    from cdibench.data.reconstruction import save_reconstruction
+    from cdibench.solvers.registry import reconstruct, solver_config
 
     options = _parse_options(args.option or [])
     if args.iterations is not None:
@@ -131,9 +131,9 @@ def _cmd_reconstruct(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from cdibench.evaluate import score
-    from cdibench.io import load_cxi
-    from cdibench.reconstruction import load_reconstruction
+    from cdibench.metrics.evaluate import score
+    from cdibench.data.cxi import load_cxi
+    from cdibench.data.reconstruction import load_reconstruction
 
     rec, dataset_path = load_reconstruction(args.file)
     dataset_path = args.dataset or dataset_path
@@ -149,8 +149,8 @@ def _cmd_score(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from cdibench.inspect import inspect_png, summarize
-    from cdibench.io import load_cxi
+    from cdibench.data.inspection import inspect_png, summarize
+    from cdibench.data.cxi import load_cxi
 
     dataset = load_cxi(args.file)
     print(summarize(dataset))
@@ -161,7 +161,7 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_solvers(args) -> int:
-    from cdibench.solvers import SOLVERS
+    from cdibench.solvers.registry import SOLVERS
 
     for name, info in SOLVERS.items():
         print(f"{name:14s} {', '.join(info.kinds):18s} {info.description}")
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .cxi file")
     p.add_argument("--seed", type=int, help="override the spec's seed")
     p.add_argument("--floor", action="store_true",
-                   help="also time the forward model against its FFT floor (cdibench.floor)")
+                   help="also time the forward model against its FFT floor (cdibench.harness.floor)")
     p.set_defaults(func=_cmd_simulate)
     p = sub.add_parser("run", help="run a benchmark suite (datasets/suite-NAME.toml), resumable")
     p.add_argument("suite", help="suite name (quick, paper, micro) or TOML file")

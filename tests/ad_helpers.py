@@ -8,8 +8,8 @@ import numpy as np
 
 from cdibench import units
 from cdibench.physics.noise import NoiseConfig
-from cdibench.simulate import simulate
-from cdibench.spec import load_spec
+from cdibench.simulation.simulate import simulate
+from cdibench.data.spec import load_spec
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 THIN = ("quick-cdi", "quick-ptycho-far", "quick-ptycho-near")

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdibench import runner
+from cdibench.harness import runner
 from cdibench.cli import main
-from cdibench.executors import DaskExecutor, LocalExecutor, make_executor
-from cdibench.suite import load_suite
+from cdibench.harness.executors import DaskExecutor, LocalExecutor, make_executor
+from cdibench.harness.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
@@ -33,7 +33,7 @@ def _records(out: Path) -> dict[str, dict]:
 
 
 def test_core_runs_without_importing_dask():
-    code = ("import sys, cdibench.cli, cdibench.runner, cdibench.executors as e; e.make_executor(); "
+    code = ("import sys, cdibench.cli, cdibench.harness.runner, cdibench.harness.executors as e; e.make_executor(); "
             "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask imported'")
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=120)

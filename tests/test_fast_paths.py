@@ -11,7 +11,7 @@ from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel
 from cdibench.physics import tomography
 from cdibench.physics.ptychography import extract_patches, shifted_probes
-from cdibench.simulate import _rotated, _rotations
+from cdibench.simulation.simulate import _rotated, _rotations
 
 RNG = np.random.default_rng(3)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdibench import runner
+from cdibench.harness import runner
 from cdibench.cli import main
-from cdibench.reconstruction import load_reconstruction
-from cdibench.suite import load_suite
+from cdibench.data.reconstruction import load_reconstruction
+from cdibench.harness.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"

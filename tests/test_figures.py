@@ -17,12 +17,14 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from cdibench import evaluate, metrics, units
-from cdibench.dataset import Dataset, Geometry, GroundTruth
+from cdibench import metrics, units
+
+from cdibench.metrics import evaluate
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.figures import (fig_convergence, fig_object_panels, fig_resolution_curves, fig_speed_bars,
                               fig_volume_panels, make_figures, phase_display)
-from cdibench.io import save_cxi
-from cdibench.reconstruction import Reconstruction, save_reconstruction
+from cdibench.data.cxi import save_cxi
+from cdibench.data.reconstruction import Reconstruction, save_reconstruction
 
 ENERGY_KEV = 0.954
 VOXEL_M = 1e-9

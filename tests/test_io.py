@@ -18,10 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdibench import io, units
-from cdibench.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
-from cdibench.inspect import inspect_png, summarize
-from cdibench.validate import validate_dataset
+from cdibench import units
+
+from cdibench.data import cxi as io
+from cdibench.data.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
+from cdibench.data.inspection import inspect_png, summarize
+from cdibench.data.validate import validate_dataset
 
 PATTERN = (16, 12)  # non-square, so a row/column swap cannot pass unnoticed
 ENERGY_KEV = 8.0

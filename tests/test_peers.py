@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ad_helpers import equal_discretisation
-from cdibench.evaluate import score
+from cdibench.metrics.evaluate import score
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
-from cdibench.solvers import SOLVERS, reconstruct, solver_config
+from cdibench.solvers.registry import SOLVERS, reconstruct, solver_config
 
 
 def _rel(a, b):
@@ -53,7 +53,7 @@ def _cdtools_data(ds):
 
 def test_cxi_opens_in_cdtools_with_the_same_geometry(cdtools):
     from cdibench import units
-    from cdibench.io import translation_m
+    from cdibench.data.cxi import translation_m
     from cdibench.peers.cdtools_adapter import check_geometry
 
     ds = equal_discretisation("quick-ptycho-far")
@@ -109,8 +109,8 @@ def _with_modes(n_modes):
     """equal_discretisation("quick-ptycho-far") with a partially coherent probe of n_modes modes."""
     from ad_helpers import DATASETS
     from cdibench.physics.noise import NoiseConfig
-    from cdibench.simulate import simulate
-    from cdibench.spec import load_spec
+    from cdibench.simulation.simulate import simulate
+    from cdibench.data.spec import load_spec
 
     spec = load_spec(DATASETS / "quick-ptycho-far.toml")
     spec = dataclasses.replace(
@@ -124,8 +124,8 @@ def _with_modes(n_modes):
 
 
 def test_cdtools_reconstruction_converges(cdtools):
-    from cdibench.simulate import simulate
-    from cdibench.spec import load_spec
+    from cdibench.simulation.simulate import simulate
+    from cdibench.data.spec import load_spec
     from ad_helpers import DATASETS
 
     ds = simulate(load_spec(DATASETS / "quick-ptycho-far.toml"), progress=False)  # noisy, 2x finer sim

@@ -12,7 +12,7 @@ from cdibench import units  # noqa: E402
 from cdibench.ad.config import FitConfig  # noqa: E402
 from cdibench.ad.fit import fit  # noqa: E402
 from cdibench.physics.propagators import angular_spectrum_kernel  # noqa: E402
-from cdibench.reconstruction import Recorder  # noqa: E402
+from cdibench.data.reconstruction import Recorder  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cdibench import runner
-from cdibench.suite import load_suite, parse_target
+from cdibench.harness import runner
+from cdibench.harness.suite import load_suite, parse_target
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -141,7 +141,7 @@ def test_optional_must_be_a_boolean(tmp_path):
 
 
 def test_isolated_executor_runs_each_task_in_a_fresh_process(tmp_path):
-    from cdibench.executors import make_executor
+    from cdibench.harness.executors import make_executor
     from cdibench.report.records import records_frame
 
     path = tmp_path / "suite-iso.toml"

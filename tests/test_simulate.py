@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdibench import simulate as sim
+from cdibench.simulation import simulate as sim
 from cdibench.phantoms import Phantom
 from cdibench.physics.fft import fft2c
 from cdibench.physics.noise import NoiseConfig
 from cdibench.physics.ptychography import exit_waves
-from cdibench.spec import load_spec, spec_from_toml
+from cdibench.data.spec import load_spec, spec_from_toml
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 QUICK = sorted(DATASETS.glob("quick-*.toml"))

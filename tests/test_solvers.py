@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdibench.evaluate import score
-from cdibench.simulate import simulate
-from cdibench.solvers import SOLVERS, reconstruct, solver_config
-from cdibench.dataset import KINDS
-from cdibench.spec import load_spec
+from cdibench.metrics.evaluate import score
+from cdibench.simulation.simulate import simulate
+from cdibench.solvers.registry import SOLVERS, reconstruct, solver_config
+from cdibench.data.dataset import KINDS
+from cdibench.data.spec import load_spec
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -81,7 +81,7 @@ def test_conventional_pipeline_thin_control_vs_thick():
 def test_a_volume_of_another_depth_than_the_truth_is_scored_centred(n_slices):
     """An AD volume of n_slices (a config option) is scored against the 32-deep truth, cropped or
     zero-padded about the centre slice (it used to fail: shapes did not broadcast)."""
-    from cdibench.evaluate import fit_depth, metric_function
+    from cdibench.metrics.evaluate import fit_depth, metric_function
 
     ds = dataset("quick-multislice")
     truth = ds.truth.delta

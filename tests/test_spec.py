@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cdibench.spec import load_spec, spec_from_toml
+from cdibench.data.spec import load_spec, spec_from_toml
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 

@@ -26,8 +26,8 @@ from cdibench.ad.fit import fit
 from cdibench.ad.models import Model
 from cdibench.ad.tfops import fft2c
 from cdibench.physics.bragg import BraggGeometry, exit_waves, illumination, rocking_ramp, sheared_probes
-from cdibench.provenance import provenance
-from cdibench.reconstruction import Reconstruction
+from cdibench.harness.provenance import provenance
+from cdibench.data.reconstruction import Reconstruction
 
 
 def dataset_geometry(dataset) -> BraggGeometry:
@@ -140,7 +140,7 @@ def volume_depth(dataset, n_slices: int = 0) -> int:
     if n_slices:
         return n_slices
     if dataset.spec_toml:
-        from cdibench.spec import spec_from_toml
+        from cdibench.data.spec import spec_from_toml
         return int(spec_from_toml(dataset.spec_toml).phantom.shape_px[0])
     return int(dataset.pattern_shape[0])
 

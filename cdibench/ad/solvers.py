@@ -12,9 +12,9 @@ from cdibench.ad.devices import device_name
 from cdibench.ad.config import FitConfig, VolumeFitConfig
 from cdibench.ad.fit import fit
 from cdibench.ad.models import thin_model, volume_model
-from cdibench.provenance import provenance
-from cdibench.reconstruction import Reconstruction
-from cdibench.spec import sample_depth_px
+from cdibench.harness.provenance import provenance
+from cdibench.data.reconstruction import Reconstruction
+from cdibench.data.spec import sample_depth_px
 
 
 

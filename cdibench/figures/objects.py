@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cdibench import metrics
-from cdibench.dataset import Dataset
-from cdibench.evaluate import illuminated_region
+from cdibench.data.dataset import Dataset
+from cdibench.metrics.evaluate import illuminated_region
 from cdibench.figures import _grid
 from cdibench.figures.style import FigureOutput, new_figure, paper_style, save_figure
 
@@ -123,7 +123,7 @@ def fig_object_panels(rows, path_stem, *, phase_window_rad: float | None = None)
     """Phase (cyclic 'twilight') and amplitude ('gray') of the truth and each solver's aligned object.
 
     rows: list of ``(row_label, source, estimates)``: source a Dataset with ground truth (the region
-    is :func:`cdibench.evaluate.illuminated_region`, blank outside; CDI allows the twin, other kinds
+    is :func:`cdibench.metrics.evaluate.illuminated_region`, blank outside; CDI allows the twin, other kinds
     fit a scale, as the record's scores do) or a complex truth object (n_y, n_x) (whole image, no
     twin, scale fitted); estimates: solver label -> Reconstruction (its ``object``) or a complex
     array (n_y, n_x). Each estimate is aligned by :func:`cdibench.metrics.align` (shift, phase ramp,

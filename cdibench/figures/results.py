@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from cdibench import metrics
-from cdibench.evaluate import THIN_KINDS, illuminated_region, measured_volume
+from cdibench.metrics.evaluate import THIN_KINDS, illuminated_region, measured_volume
 from cdibench.figures.curves import fig_convergence, fig_resolution_curves, fig_speed_bars
 from cdibench.figures.objects import fig_object_panels
 from cdibench.figures.style import OKABE_ITO, slug
 from cdibench.figures.volume import fig_volume_panels, volume_quantity
-from cdibench.io import load_cxi
+from cdibench.data.cxi import load_cxi
 from cdibench.phantoms import Phantom
-from cdibench.reconstruction import load_reconstruction
+from cdibench.data.reconstruction import load_reconstruction
 
 TOMO_KINDS = ("multislice-tomo", "fullfield-tomo")
 CONTROL_SUFFIX = "-control"
@@ -96,7 +96,7 @@ class _Store:
 
 
 def resolution_curve(dataset, reconstruction):
-    """(freq, curve, threshold) of the estimate against the truth as :func:`cdibench.evaluate.score`
+    """(freq, curve, threshold) of the estimate against the truth as :func:`cdibench.metrics.evaluate.score`
     computes it (FRC of the aligned object in the illuminated box for thin kinds, FSC in the measured
     volume otherwise), or None when the reconstruction lacks the quantity or its shape differs."""
     if dataset.kind in THIN_KINDS:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cdibench import metrics
-from cdibench.dataset import Dataset
-from cdibench.evaluate import measured_volume, volume_scores
+from cdibench.data.dataset import Dataset
+from cdibench.metrics.evaluate import measured_volume, volume_scores
 from cdibench.figures import _grid
 from cdibench.figures.style import FigureOutput, new_figure, paper_style, save_figure
 
@@ -17,7 +17,7 @@ SYMBOLS = {"delta": "\u03b4", "beta": "\u03b2"}
 
 
 def volume_quantity(dataset) -> str:
-    """The quantity a volume of ``dataset`` is scored on, as :mod:`cdibench.evaluate` does: "beta"
+    """The quantity a volume of ``dataset`` is scored on, as :mod:`cdibench.metrics.evaluate` does: "beta"
     for contact full-field tomography (the phase is invisible there), else "delta"."""
     contact = dataset.kind == "fullfield-tomo" and dataset.geometry.distance_m == 0
     return "beta" if contact else "delta"
@@ -119,13 +119,13 @@ def fig_volume_panels(rows, path_stem, *, views=("xz",), quantity: str = "auto",
     """Central slices of the truth and each solver's volume, one row per case, one colour scale per row.
 
     rows: list of ``(row_label, source, estimates)``: source a Dataset with ground truth (the measured
-    box and mask of :func:`cdibench.evaluate.measured_volume` crop the slices, unmeasured voxels are
-    blank, and SSIM is :func:`cdibench.evaluate.volume_scores`' "ssim_in") or a truth volume float
+    box and mask of :func:`cdibench.metrics.evaluate.measured_volume` crop the slices, unmeasured voxels are
+    blank, and SSIM is :func:`cdibench.metrics.evaluate.volume_scores`' "ssim_in") or a truth volume float
     (n_z, n_y, n_x) (whole volume, :func:`cdibench.metrics.score_volume`); estimates: solver label ->
     Reconstruction (its ``delta``/``beta``) or a float array (n_z, n_y, n_x).
     views: "xz" (the x-z slice at the central y row of the measured region: rows z along the beam)
     and/or "yx" (the y-x slice at the central z). quantity: "delta", "beta" or "auto" (what
-    cdibench.evaluate scores: beta for contact full-field tomography, else delta). The colour scale
+    cdibench.metrics.evaluate scores: beta for contact full-field tomography, else delta). The colour scale
     of a row spans the truth's shown values. Writes ``path_stem``.png and .pdf.
 
     Returns FigureOutput with values = {row_label: {solver label: volume scores dict}}.

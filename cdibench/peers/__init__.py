@@ -1,6 +1,6 @@
 """Established reconstruction codes run in the cdibench harness (optional extras).
 
-Each adapter turns a cdibench :class:`~cdibench.dataset.Dataset` into the peer's own data and
+Each adapter turns a cdibench :class:`~cdibench.data.dataset.Dataset` into the peer's own data and
 model, runs the peer's own optimiser, records the per-iteration history through our Recorder and
 maps the result back onto OUR object grid, so that the same metrics score every solver.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from contextlib import contextmanager
 
-from cdibench.provenance import provenance
+from cdibench.harness.provenance import provenance
 
 
 def require(module: str, solver: str, extra: str):

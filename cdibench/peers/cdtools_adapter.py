@@ -1,12 +1,12 @@
 """cdtools (PyPI ``cdtools-py``, PyTorch) FancyPtycho as a cdibench solver.
 
-The data reach cdtools through a CXI file written by :func:`cdibench.io.save_cxi` and opened by
+The data reach cdtools through a CXI file written by :func:`cdibench.data.cxi.save_cxi` and opened by
 cdtools' own loader (``Ptycho2DDataset.from_cxi``), so every run also checks that our files mean
 to cdtools what they mean to us. The geometry conversions, each checked at run time by
 :func:`check_geometry` and pinned by ``tests/test_peers.py``:
 
 - Translation sign. The CXI file holds the *sample* translation ``-c * object_pixel_m`` (x = column,
-  y = row; ``c`` the probe centre relative to the object-array centre, see cdibench.io). cdtools'
+  y = row; ``c`` the probe centre relative to the object-array centre, see cdibench.data.cxi). cdtools'
   reader negates it into a probe translation (+c) and maps it to pixels through its object basis.
 - Object basis and orientation. cdtools reads ``detector_1/basis_vectors`` ((2, 3) rows
   ``[0, p, 0]``, ``[p, 0, 0]``: detector row along +y, column along +x) and derives the exit-wave
@@ -51,7 +51,7 @@ from cdibench.peers import (
     torch_threads,
 )
 from cdibench.peers import require as require_module
-from cdibench.reconstruction import Reconstruction
+from cdibench.data.reconstruction import Reconstruction
 
 EXTRA = "peers"
 LOSSES = ("amplitude mse", "poisson nll", "intensity mse")
@@ -102,7 +102,7 @@ def cdtools_dataset(ds, folder, solver: str = "cdtools-fancyptycho"):
     Returns a ``cdtools.datasets.Ptycho2DDataset``. A per-frame mask becomes one (n_y, n_x) mask
     bad wherever any frame is bad (FancyPtycho takes one mask for all frames).
     """
-    from cdibench.io import save_cxi
+    from cdibench.data.cxi import save_cxi
 
     require_single_angle_far_field(ds, solver)
     cdtools = require_module("cdtools", solver, EXTRA)
@@ -125,7 +125,7 @@ def check_geometry(ds, data) -> dict:
     from cdtools.tools import initializers, interactions
 
     from cdibench import units
-    from cdibench.io import translation_m
+    from cdibench.data.cxi import translation_m
 
     geo = ds.geometry
     basis = initializers.exit_wave_geometry(data.detector_geometry["basis"], ds.pattern_shape,

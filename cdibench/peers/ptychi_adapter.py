@@ -43,7 +43,7 @@ from cdibench.peers import (
     torch_threads,
 )
 from cdibench.peers import require as require_module
-from cdibench.reconstruction import Reconstruction
+from cdibench.data.reconstruction import Reconstruction
 
 EXTRA = "ptychi"
 NOISE_MODELS = ("gaussian", "poisson")

@@ -88,7 +88,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         if column in _NUMERIC or column.startswith(("metric.", "ttt.")):
             df[column] = pd.to_numeric(df[column], errors="coerce").astype(np.float64)
     if "memory_estimate_mb" in df.columns and "memory_increase_mb" in df.columns:
-        # cdibench.memory's accuracy, only where the run had its process to itself (--executor isolated)
+        # cdibench.harness.memory's accuracy, only where the run had its process to itself (--executor isolated)
         fresh = df["fresh_process"].eq(True) if "fresh_process" in df.columns else pd.Series(False, index=df.index)
         df["memory_ratio"] = (df["memory_increase_mb"] / df["memory_estimate_mb"]).where(fresh)
     if "seed" in df.columns and df["seed"].notna().all():

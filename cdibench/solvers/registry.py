@@ -20,13 +20,13 @@ from cdibench import units
 from cdibench.ad.bragg_config import BraggFitConfig
 from cdibench.ad.config import FitConfig, VolumeFitConfig
 from cdibench.config import from_mapping, require
-from cdibench.evaluate import fit_depth, metric_function
+from cdibench.metrics.evaluate import fit_depth, metric_function
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
 from cdibench.peers.ptychi_adapter import PtychiDmConfig, PtychiEpieConfig, PtychiLsqmlConfig
-from cdibench.provenance import provenance
-from cdibench.reconstruction import Reconstruction, Recorder
-from cdibench.spec import sample_depth_px
-from cdibench.validate import validate_dataset
+from cdibench.harness.provenance import provenance
+from cdibench.data.reconstruction import Reconstruction, Recorder
+from cdibench.data.spec import sample_depth_px
+from cdibench.data.validate import validate_dataset
 
 
 @dataclass(frozen=True)

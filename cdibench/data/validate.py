@@ -1,4 +1,4 @@
-"""Boundary check of a :class:`~cdibench.dataset.Dataset`: every field, with errors that name it.
+"""Boundary check of a :class:`~cdibench.data.dataset.Dataset`: every field, with errors that name it.
 
 ``validate_dataset(ds)`` is called by the simulator's output path, by ``io.load_cxi`` and at
 solver entry. It raises :class:`FieldValueError` (a ``ValueError``) or :class:`FieldTypeError`
@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 
 from cdibench import units
-from cdibench.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
 
 # Plausible X-ray photon energies: 1e-17 .. 1e-13 J (62 eV .. 624 keV); io checks the J value.
 ENERGY_J_RANGE = (1e-17, 1e-13)
@@ -72,7 +72,7 @@ def _finite(field: str, arr: np.ndarray):
 
 def _check_geometry(geo, kind: str) -> None:
     if not isinstance(geo, Geometry):
-        raise FieldTypeError("geometry", f"expected a cdibench.dataset.Geometry, got {type(geo).__name__}")
+        raise FieldTypeError("geometry", f"expected a cdibench.data.dataset.Geometry, got {type(geo).__name__}")
     lo, hi = ENERGY_KEV_RANGE
     if not (np.isfinite(geo.energy_kev) and lo <= geo.energy_kev <= hi):
         raise FieldValueError("geometry.energy_kev", f"got {geo.energy_kev!r}; expected an X-ray "
@@ -260,7 +260,7 @@ def validate_dataset(ds: Dataset) -> Dataset:
     or first bad index, and what was expected.
     """
     if not isinstance(ds, Dataset):
-        raise FieldTypeError("dataset", f"expected cdibench.dataset.Dataset, got {type(ds).__name__}")
+        raise FieldTypeError("dataset", f"expected cdibench.data.dataset.Dataset, got {type(ds).__name__}")
     if ds.kind not in KINDS:
         raise FieldValueError("kind", f"got {ds.kind!r}; expected one of {KINDS}")
     _check_geometry(ds.geometry, ds.kind)

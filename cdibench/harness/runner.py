@@ -9,7 +9,7 @@ Layout of an output folder:
 
 Before anything is simulated, :func:`preflight` refuses a suite that cannot run: a solver that
 does not handle its case's kind, or a dataset larger than the memory available (an estimate from
-the spec alone, no array allocated). Tasks then run on an executor (``cdibench.executors``): in
+the spec alone, no array allocated). Tasks then run on an executor (``cdibench.harness.executors``): in
 this process by default, or one Dask task per (case, run, seed) on a cluster; either way each task
 writes its own record, so a lost worker or a killed run costs only the tasks that were running.
 """
@@ -30,17 +30,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cdibench.evaluate import score
-from cdibench.executors import LocalExecutor
-from cdibench.floor import floor_seconds
-from cdibench.io import load_cxi, save_cxi
-from cdibench.memory import estimate_run_bytes, intensities_shape, largest_batch
+from cdibench.metrics.evaluate import score
+from cdibench.harness.executors import LocalExecutor
+from cdibench.harness.floor import floor_seconds
+from cdibench.data.cxi import load_cxi, save_cxi
+from cdibench.harness.memory import estimate_run_bytes, intensities_shape, largest_batch
 from cdibench.metrics import time_to_target
-from cdibench.provenance import provenance
-from cdibench.reconstruction import atomic_path, save_reconstruction
-from cdibench.simulate import simulate
-from cdibench.solvers import SOLVERS, load_backend, missing_backend, reconstruct, solver_config
-from cdibench.suite import Suite, Task, parse_target
+from cdibench.harness.provenance import provenance
+from cdibench.data.reconstruction import atomic_path, save_reconstruction
+from cdibench.simulation.simulate import simulate
+from cdibench.solvers.registry import SOLVERS, load_backend, missing_backend, reconstruct, solver_config
+from cdibench.harness.suite import Suite, Task, parse_target
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -61,7 +61,7 @@ class SuiteTooLargeError(ValueError):
 
 
 class RunTooLargeError(SuiteTooLargeError):
-    """A run's estimated memory (dataset plus solver, cdibench.memory) exceeds the memory available."""
+    """A run's estimated memory (dataset plus solver, cdibench.harness.memory) exceeds the memory available."""
 
 
 def estimate_dataset_bytes(spec) -> int:
@@ -97,7 +97,7 @@ def _size(n_bytes: float) -> str:
 
 
 def check_run_memory(tasks: list[Task], concurrent: int = 1, available: int | None = None) -> None:
-    """Refuse (RunTooLargeError) a run whose estimate (cdibench.memory: dataset, solver state and
+    """Refuse (RunTooLargeError) a run whose estimate (cdibench.harness.memory: dataset, solver state and
     working set) exceeds the available memory shared by ``concurrent`` tasks, suggesting a
     batch_size that fits (AD solvers) or a smaller case."""
     available = available_memory_bytes() if available is None else available
@@ -125,7 +125,7 @@ def _check_run(task: Task, available: int) -> None:
         hint = "a smaller case: fewer positions or angles, a smaller geometry.pattern_px or phantom"
     raise RunTooLargeError(
         f"case {task.case.name!r}, solver {task.run.solver!r}: estimated memory {_size(estimate.total_bytes)} "
-        f"(dataset {_size(estimate.dataset_bytes)} + run {_size(estimate.run_bytes)}, cdibench.memory) is more "
+        f"(dataset {_size(estimate.dataset_bytes)} + run {_size(estimate.run_bytes)}, cdibench.harness.memory) is more "
         f"than the {_size(available)} of memory available per task (MemAvailable); expected {hint}")
 
 
@@ -346,7 +346,7 @@ def run_task_on_worker(task: Task, out: Path, suite: Suite, device: str | None =
 def run_suite(suite: Suite, out: Path, device: str | None = None, progress: bool = True,
               executor=None) -> list[dict]:
     """Run every task not yet done on ``executor`` (default: this process, one after the other;
-    see cdibench.executors), which is entered (a Dask cluster started) only once the datasets are
+    see cdibench.harness.executors), which is entered (a Dask cluster started) only once the datasets are
     ready; returns the records written by this call. Raises ValueError before simulating anything
     if the suite cannot run (see :func:`preflight`)."""
     out = Path(out).resolve()

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdibench.config import require
-from cdibench.solvers import solver_config
-from cdibench.spec import DatasetSpec, load_spec, spec_from_mapping, tomllib
+from cdibench.solvers.registry import solver_config
+from cdibench.data.spec import DatasetSpec, load_spec, spec_from_mapping, tomllib
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 _OPS = {"<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}

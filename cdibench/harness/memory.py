@@ -1,7 +1,7 @@
 """How much memory a run takes, estimated from its DatasetSpec and solver config before it starts.
 
 Pure arithmetic on the spec and the frozen config: nothing is allocated, TensorFlow is not
-imported, so a suite is checked in microseconds (``cdibench.runner.preflight``).
+imported, so a suite is checked in microseconds (``cdibench.harness.runner.preflight``).
 
 What the estimate predicts. ``MemoryEstimate.run_bytes`` is the growth of the resident set while
 the solver runs (``reconstruct``: the solve plus its per-iteration metrics), over the resident set
@@ -47,7 +47,7 @@ MEASURED_METRICS_BYTES_PER_ELEMENT = {"cdi": 563, "ptycho-far": 524, "ptycho-nea
 
 BASELINES = ("hio", "er", "epie", "rpie", "ptycho-fbp", "fbp")
 # One result at the end and no per-iteration metrics: they are scored after ``reconstruct`` returns
-# (cdibench.runner), outside the span whose memory the estimate predicts.
+# (cdibench.harness.runner), outside the span whose memory the estimate predicts.
 NO_RUN_METRICS = ("ptycho-fbp", "fbp")
 # Measured: resident growth of a run beyond its arrays as tracemalloc counts them (allocator arenas,
 # first-touch pages, code first used), 2.4-3.7 MiB for fbp (64^3 with 32, 64, 128 angles; 96^3) and
@@ -304,7 +304,7 @@ def _baseline(s: Shapes, solver: str) -> tuple[int, int, int, int]:
 
 def estimate_run_bytes(spec, solver_name: str, config) -> MemoryEstimate:
     """The memory of running ``solver_name`` with ``config`` (its frozen config, see
-    cdibench.solvers.solver_config) on ``spec``'s dataset: see :class:`MemoryEstimate`."""
+    cdibench.solvers.registry.solver_config) on ``spec``'s dataset: see :class:`MemoryEstimate`."""
     s = shapes(spec)
     far = spec.geometry.detection == "far"
     if solver_name in ("ad-cdi", "ad-ptycho", "ad-nearfield"):

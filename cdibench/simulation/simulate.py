@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cdibench import units
-from cdibench.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.phantoms import Phantom, make_phantom
 from cdibench.physics import coherence, detector, noise, probes, scans
 from cdibench.physics.fft import fourier_shift
@@ -27,8 +27,8 @@ from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel, propagate
 from cdibench.physics.ptychography import shifted_probes, split_positions
 from cdibench.physics.tomography import angles_rad, rotate_volume, spline_coefficients
-from cdibench.provenance import provenance
-from cdibench.spec import DatasetSpec
+from cdibench.harness.provenance import provenance
+from cdibench.data.spec import DatasetSpec
 
 _STREAMS = ("phantom", "scan", "errors", "noise", "flux")
 POSITION_CHUNK = 16
@@ -230,9 +230,9 @@ def simulate(spec: DatasetSpec, progress: bool = True, timings: dict | None = No
     """Simulate the experiment described by ``spec``; deterministic in ``spec.seed``.
 
     timings: if given, receives ``forward_s``, the wall time of the noise-free forward model (what
-    cdibench.floor.simulator_fft_plan counts), kept out of the dataset so files stay reproducible."""
-    if spec.kind == "bragg":  # crystal, Bragg geometry: cdibench.simulate_bragg
-        from cdibench.simulate_bragg import simulate_bragg
+    cdibench.harness.floor.simulator_fft_plan counts), kept out of the dataset so files stay reproducible."""
+    if spec.kind == "bragg":  # crystal, Bragg geometry: cdibench.simulation.bragg
+        from cdibench.simulation.bragg import simulate_bragg
         return simulate_bragg(spec, progress)
     rng = _rngs(spec.seed)
     geo = spec.geometry

@@ -21,16 +21,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cdibench.config import require
-from cdibench.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.phantoms.crystal import crystal_fields
 from cdibench.phantoms.materials import material
 from cdibench.phantoms.registry import phantom_config
 from cdibench.physics import coherence, detector, noise, probes, scans
 from cdibench.physics.bragg import (BraggGeometry, block_mean, crystal_density, patterns, rocking_ramp,
                                     sheared_probes)
-from cdibench.provenance import provenance
-from cdibench.simulate import _rngs
-from cdibench.spec import DatasetSpec
+from cdibench.harness.provenance import provenance
+from cdibench.simulation.simulate import _rngs
+from cdibench.data.spec import DatasetSpec
 
 
 def bragg_geometry(spec: DatasetSpec) -> BraggGeometry:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cdibench import units
-from cdibench.dataset import Dataset
+from cdibench.data.dataset import Dataset
 from cdibench.phantoms.base import Phantom
 
 

@@ -66,7 +66,7 @@ class LocalExecutor:
 class IsolatedExecutor(LocalExecutor):
     """Every task in a fresh Python process of its own (spawned), one after the other: nothing one
     run allocated, imported or cached is there for the next, so each record's peak memory is that
-    run's alone (the check of cdibench.memory's estimates) at the cost of a start-up per task. A
+    run's alone (the check of cdibench.harness.memory's estimates) at the cost of a start-up per task. A
     task whose process dies is reported as an error, and the suite carries on."""
 
     name = "isolated"

@@ -14,7 +14,7 @@ import numpy as np
 
 from cdibench import units
 from cdibench.config import from_mapping, require, to_mapping
-from cdibench.dataset import KINDS
+from cdibench.data.dataset import KINDS
 from cdibench.phantoms.registry import phantom_config
 from cdibench.physics import bragg as bragg_physics
 from cdibench.physics.coherence import CoherenceConfig

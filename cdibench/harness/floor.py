@@ -26,7 +26,7 @@ from collections import Counter
 import numpy as np
 
 from cdibench.physics.ptychography import split_positions
-from cdibench.spec import sample_depth_px
+from cdibench.data.spec import sample_depth_px
 
 
 def _subpixel(dataset) -> bool:
@@ -67,7 +67,7 @@ def fft_plan(solver: str, dataset, config) -> tuple[str, Counter] | None:
 def simulator_fft_plan(spec, dataset) -> tuple[str, Counter] | None:
     """FFTs of ``simulate(spec)``'s forward model (dataset: its result), or None for Bragg."""
     from cdibench.physics import coherence
-    from cdibench.simulate import POSITION_CHUNK
+    from cdibench.simulation.simulate import POSITION_CHUNK
 
     if spec.kind == "bragg":
         return None

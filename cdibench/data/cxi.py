@@ -58,12 +58,12 @@ import h5py
 import numpy as np
 
 from cdibench import units
-from cdibench.dataset import Dataset, Geometry, GroundTruth
-from cdibench.hdf5_fields import array as _array, dataset as _dataset, integers as _integers, node as _node
-from cdibench.hdf5_fields import number as _number, string as _string
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.hdf5_fields import array as _array, dataset as _dataset, integers as _integers, node as _node
+from cdibench.data.hdf5_fields import number as _number, string as _string
 from cdibench.physics.scans import object_shape_for_scan, top_left_positions
-from cdibench.provenance import package_version
-from cdibench.validate import (ENERGY_J_RANGE, MAX_OBJECT_PX, FieldTypeError, FieldValueError,
+from cdibench.harness.provenance import package_version
+from cdibench.data.validate import (ENERGY_J_RANGE, MAX_OBJECT_PX, FieldTypeError, FieldValueError,
                                validate_dataset)
 
 CXI_VERSION = 160

@@ -1,0 +1,1 @@
+"""Datasets in and out: DatasetSpec (TOML), Dataset, CXI files, HDF5 fields, validation, inspection, reconstructions."""

@@ -1,0 +1,1 @@
+"""Suites, the runner, executors, the memory estimate, the FFT floor and provenance."""

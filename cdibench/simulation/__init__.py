@@ -1,0 +1,1 @@
+"""The numpy simulator: DatasetSpec -> Dataset."""

@@ -1,0 +1,1 @@
+"""Solver plug-ins and the registry that reads them."""
