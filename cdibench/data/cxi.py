@@ -45,12 +45,9 @@ of ``EXTERNAL_MARGIN_PX``, probe from ``source_1/illumination`` (or ``source_1/p
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -58,13 +55,23 @@ import h5py
 import numpy as np
 
 from cdibench import units
+from cdibench.data.atomic import atomic_write
 from cdibench.data.dataset import Dataset, Geometry, GroundTruth
-from cdibench.data.hdf5_fields import array as _array, dataset as _dataset, integers as _integers, node as _node
-from cdibench.data.hdf5_fields import number as _number, string as _string
-from cdibench.physics.scans import object_shape_for_scan, top_left_positions
+from cdibench.data.hdf5_fields import array as _array
+from cdibench.data.hdf5_fields import dataset as _dataset
+from cdibench.data.hdf5_fields import integers as _integers
+from cdibench.data.hdf5_fields import node as _node
+from cdibench.data.hdf5_fields import number as _number
+from cdibench.data.hdf5_fields import string as _string
+from cdibench.data.validate import (
+    ENERGY_J_RANGE,
+    MAX_OBJECT_PX,
+    FieldTypeError,
+    FieldValueError,
+    validate_dataset,
+)
 from cdibench.harness.provenance import package_version
-from cdibench.data.validate import (ENERGY_J_RANGE, MAX_OBJECT_PX, FieldTypeError, FieldValueError,
-                               validate_dataset)
+from cdibench.physics.scans import object_shape_for_scan, top_left_positions
 
 CXI_VERSION = 160
 EXTERNAL_MARGIN_PX = 8
@@ -164,20 +171,9 @@ def save_cxi(ds: Dataset, path, *, compression: str | None = None, command: str 
     """
     ds = validate_dataset(ds)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write_cxi_fields(f, ds, compression, " ".join(sys.argv) if command is None else command)
-            _write_cdibench_group(f, ds)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
+        _write_cxi_fields(f, ds, compression, " ".join(sys.argv) if command is None else command)
+        _write_cdibench_group(f, ds)
     return path
 
 

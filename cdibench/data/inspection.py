@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from cdibench import units
+from cdibench.data.atomic import atomic_write
 from cdibench.data.dataset import Dataset
 from cdibench.phantoms.base import Phantom
 
@@ -111,14 +110,6 @@ def inspect_png(ds: Dataset, path) -> Path:
                f"position {p}) [photons]", cmap="inferno", norm=norm)
     fig.suptitle(f"{ds.kind}: {_spec_name(ds.spec_toml)}")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

@@ -8,8 +8,6 @@ metrics against the ground truth.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from cdibench.data.atomic import atomic_write
 
 STATUSES = ("ok", "diverged", "failed")
 _ARRAYS = ("object", "probe", "delta", "beta", "positions_px")
@@ -106,33 +106,20 @@ class Recorder:
         return {k: np.array([row.get(k, np.nan) for row in self.rows], dtype=np.float64) for k in keys}
 
 
-def atomic_path(path: Path):
-    """A temporary sibling of ``path`` for atomic writes (caller os.replace()s it)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def save_reconstruction(rec: Reconstruction, path: str | Path, dataset_path: str | None = None) -> Path:
     """Write an HDF5 file atomically: arrays, history, config, status, provenance, dataset path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["solver"], f.attrs["status"], f.attrs["message"] = rec.solver, rec.status, rec.message
-            f.attrs["config"] = json.dumps(rec.config)
-            f.attrs["provenance"] = json.dumps(rec.provenance)
-            f.attrs["dataset"] = "" if dataset_path is None else str(dataset_path)
-            for name in _ARRAYS:
-                if getattr(rec, name) is not None:
-                    f[name] = getattr(rec, name)
-            hist = f.create_group("history")
-            for key, values in rec.history.items():
-                hist[key] = values
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["solver"], f.attrs["status"], f.attrs["message"] = rec.solver, rec.status, rec.message
+        f.attrs["config"] = json.dumps(rec.config)
+        f.attrs["provenance"] = json.dumps(rec.provenance)
+        f.attrs["dataset"] = "" if dataset_path is None else str(dataset_path)
+        for name in _ARRAYS:
+            if getattr(rec, name) is not None:
+                f[name] = getattr(rec, name)
+        hist = f.create_group("history")
+        for key, values in rec.history.items():
+            hist[key] = values
     return path
 
 

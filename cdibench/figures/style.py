@@ -6,12 +6,11 @@ are never touched, so figures can be made from threads, tests and servers alike.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cdibench.data.atomic import atomic_write
 
 # Okabe & Ito (2008) colour-blind-safe palette, black last (used for the truth / thresholds).
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -98,15 +97,8 @@ def save_figure(fig, path_stem) -> tuple[Path, ...]:
     written = []
     for fmt in ("png", "pdf"):
         path = stem.with_name(f"{stem.name}.{fmt}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_write(path, suffix=f".{fmt}") as tmp:
             fig.savefig(tmp, format=fmt, dpi=PNG_DPI)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
         written.append(path)
     return tuple(written)
 

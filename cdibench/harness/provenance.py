@@ -27,7 +27,7 @@ def package_version() -> str:
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """Commit of the source tree cdibench runs from ('+dirty' when modified), or 'unknown'."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=5, check=True).stdout.strip()

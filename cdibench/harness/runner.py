@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import threading
 import time
@@ -37,19 +36,11 @@ from cdibench.data.cxi import load_cxi, save_cxi
 from cdibench.harness.memory import estimate_run_bytes, intensities_shape, largest_batch
 from cdibench.metrics import time_to_target
 from cdibench.harness.provenance import provenance
-from cdibench.data.reconstruction import atomic_path, save_reconstruction
+from cdibench.data.atomic import write_json_atomic
+from cdibench.data.reconstruction import save_reconstruction
 from cdibench.simulation.simulate import simulate
 from cdibench.solvers.registry import SOLVERS, load_backend, missing_backend, reconstruct, solver_config
 from cdibench.harness.suite import Suite, Task, parse_target
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = atomic_path(path)
-    try:
-        tmp.write_text(json.dumps(data, indent=1, default=float))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def dataset_path(task: Task, out: Path) -> Path:

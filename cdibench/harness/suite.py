@@ -28,7 +28,7 @@ from cdibench.config import require
 from cdibench.solvers.registry import solver_config
 from cdibench.data.spec import DatasetSpec, load_spec, spec_from_mapping, tomllib
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 _OPS = {"<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 
 from cdibench.report.columns import header
 from cdibench.report.compare import compare, has_regression
-from cdibench.report.records import load_records, load_table, save_table, write_text_atomic
+from cdibench.data.atomic import write_text_atomic
+from cdibench.report.records import load_records, load_table, save_table
 from cdibench.report.render import (MISSING, cell_text, format_number, html_document, html_table, markdown_table,
                                     to_html, to_markdown)
 from cdibench.report.summary import summary_table

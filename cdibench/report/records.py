@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from cdibench.data.atomic import atomic_write
 
 #: Record fields first in a tidy frame, in this order (those present).
 CORE_COLUMNS = ("key", "suite", "case", "kind", "solver", "label", "seed", "status", "error", "iterations",
@@ -132,19 +132,6 @@ def table_format() -> str:
     return "parquet" if importlib.util.find_spec("pyarrow") is not None else "csv"
 
 
-def _atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary sibling, then os.replace it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
 def save_table(df: pd.DataFrame, path) -> Path:
     """Write ``df`` (without its index) atomically as Parquet if pyarrow is importable, else CSV; a
     ``.csv`` suffix always gives CSV. The suffix of ``path`` is set to the format written; returns
@@ -152,9 +139,12 @@ def save_table(df: pd.DataFrame, path) -> Path:
     path = Path(path)
     fmt = "csv" if path.suffix == ".csv" else table_format()
     path = path.with_suffix(f".{fmt}")
-    if fmt == "parquet":
-        return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
-    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    with atomic_write(path) as tmp:
+        if fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+    return path
 
 
 def load_table(path) -> pd.DataFrame:
@@ -168,7 +158,3 @@ def load_table(path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def write_text_atomic(path, text: str) -> Path:
-    """Write a text file atomically (temp file + os.replace)."""
-    path = Path(path)
-    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
