@@ -20,6 +20,7 @@ complex64 (n_y, n_x).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -71,13 +72,19 @@ def _modulus(x: np.ndarray, data: _Data) -> tuple[np.ndarray, float]:
     return ifft2(spec), float(np.vdot(diff, diff))
 
 
+def _step(x, data: _Data, sup, beta: float | None) -> tuple[np.ndarray, float]:
+    """One ER (beta None) or HIO iteration -> (x_{n+1}, errors[n])."""
+    y, residual = _modulus(x, data)
+    x = y * sup if beta is None else np.where(sup, y, x - beta * y)
+    return x, residual / data.total
+
+
 def _iterate(x, data: _Data, sup, n_iter: int, beta: float | None, callback, start: int):
     """n_iter ER (beta None) or HIO iterations -> (x, errors list, stopped by the callback)."""
     errors = []
     for n in range(n_iter):
-        y, residual = _modulus(x, data)
-        x = y * sup if beta is None else np.where(sup, y, x - beta * y)
-        errors.append(residual / data.total)
+        x, error = _step(x, data, sup, beta)
+        errors.append(error)
         if callback is not None and callback(start + n, {"object": x * sup, "support": sup, "error": errors[-1]}):
             return x, errors, True
     return x, errors, False
@@ -133,6 +140,56 @@ def shrinkwrap(x, sigma_px: float, threshold: float) -> np.ndarray:
     return _shrinkwrap(x, sigma_px, threshold)
 
 
+@dataclass
+class HioErRun:
+    """An HIO/ER reconstruction between iterations (:func:`hio_er_setup`, :func:`hio_er_step`): the
+    prepared data, the support and iterate, the cycle plan and the iterations run so far."""
+
+    data: _Data
+    support: np.ndarray  # bool (n_y, n_x)
+    x: np.ndarray  # complex64 (n_y, n_x)
+    n_cycles: int
+    plan: tuple  # ((hio_iter, beta), (er_iter, None))
+    shrinkwrap_every: int
+    sigma_px: float
+    threshold: float
+    iteration: int = 0
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """S * x, complex64 (n_y, n_x)."""
+        return self.x * self.support
+
+
+def hio_er_setup(amplitudes, support, n_cycles: int, hio_iter: int = 40, er_iter: int = 10, beta: float = 0.9,
+                 shrinkwrap_every: int = 0, sigma_px: float = 2.0, threshold: float = 0.2, x0=None, mask=None,
+                 rng=None) -> HioErRun:
+    """Validate and prepare an :func:`hio_er` reconstruction (its arguments but the callback)."""
+    n_cycles = checks.integer("n_cycles", n_cycles, 0)
+    plan = ((checks.integer("hio_iter", hio_iter, 0), checks.in_range("beta", beta, 0.0, 1.0)),
+            (checks.integer("er_iter", er_iter, 0), None))
+    shrinkwrap_every = checks.integer("shrinkwrap_every", shrinkwrap_every, 0)
+    sigma_px = checks.in_range("sigma_px", sigma_px, 0.0, np.inf)
+    threshold = checks.in_range("threshold", threshold, 0.0, 1.0)
+    data, sup, x = _prepare(amplitudes, support, x0, mask, rng)
+    return HioErRun(data, sup, x, n_cycles, plan, shrinkwrap_every, sigma_px, threshold)
+
+
+def hio_er_step(run: HioErRun) -> float:
+    """The next iteration of the cycles (HIO, then ER), updating ``run`` -> its error. A cycle's
+    shrink-wrap is applied when the next cycle starts, so the iterate of a cycle's last iteration is
+    seen with the support it was computed with."""
+    (n_hio, beta), (n_er, _) = run.plan
+    per_cycle = n_hio + n_er
+    cycle, within = divmod(run.iteration, per_cycle)
+    if (within == 0 and cycle > 0 and run.shrinkwrap_every and cycle % run.shrinkwrap_every == 0
+            and cycle < run.n_cycles):
+        run.support = _shrinkwrap(run.x * run.support, run.sigma_px, run.threshold)
+    run.x, error = _step(run.x, run.data, run.support, beta if within < n_hio else None)
+    run.iteration += 1
+    return error
+
+
 def hio_er(amplitudes, support, n_cycles: int, hio_iter: int = 40, er_iter: int = 10, beta: float = 0.9,
            shrinkwrap_every: int = 0, sigma_px: float = 2.0, threshold: float = 0.2, x0=None, mask=None,
            rng=None, callback: Callback | None = None) -> dict:
@@ -143,22 +200,15 @@ def hio_er(amplitudes, support, n_cycles: int, hio_iter: int = 40, er_iter: int 
 
     Arguments as :func:`hio`. The callback's iteration counts across cycles. Returns
     {"object": complex64 (n_y, n_x) = S * x, "support": bool (n_y, n_x), "errors": float64 (n_run,)}.
+    The same iterations one at a time: :func:`hio_er_setup`, then :func:`hio_er_step`.
     """
-    n_cycles = checks.integer("n_cycles", n_cycles, 0)
-    plan = ((checks.integer("hio_iter", hio_iter, 0), checks.in_range("beta", beta, 0.0, 1.0)),
-            (checks.integer("er_iter", er_iter, 0), None))
-    shrinkwrap_every = checks.integer("shrinkwrap_every", shrinkwrap_every, 0)
-    sigma_px = checks.in_range("sigma_px", sigma_px, 0.0, np.inf)
-    threshold = checks.in_range("threshold", threshold, 0.0, 1.0)
     checks.callback("callback", callback)
-    data, sup, x = _prepare(amplitudes, support, x0, mask, rng)
+    run = hio_er_setup(amplitudes, support, n_cycles, hio_iter, er_iter, beta, shrinkwrap_every, sigma_px,
+                       threshold, x0, mask, rng)
     errors: list[float] = []
-    for cycle in range(1, n_cycles + 1):
-        for n_iter, step_beta in plan:
-            x, new_errors, stopped = _iterate(x, data, sup, n_iter, step_beta, callback, len(errors))
-            errors += new_errors
-            if stopped:
-                return {"object": x * sup, "support": sup, "errors": np.asarray(errors, dtype=np.float64)}
-        if shrinkwrap_every and cycle % shrinkwrap_every == 0 and cycle < n_cycles:
-            sup = _shrinkwrap(x * sup, sigma_px, threshold)
-    return {"object": x * sup, "support": sup, "errors": np.asarray(errors, dtype=np.float64)}
+    for n in range(run.n_cycles * (run.plan[0][0] + run.plan[1][0])):
+        errors.append(hio_er_step(run))
+        if callback is not None and callback(n, {"object": run.estimate, "support": run.support,
+                                                 "error": errors[-1]}):
+            break
+    return {"object": run.estimate, "support": run.support, "errors": np.asarray(errors, dtype=np.float64)}

@@ -24,11 +24,14 @@ One iteration is one sweep over all positions in a random order drawn from ``rng
 sum_j sum_unmasked (sqrt(sum_k |Psi_k|^2) - sqrt(I_j))^2 / sum_j sum_unmasked I_j, accumulated over
 sweep n with the exit waves before each position's update. Callback protocol: ``callback(n, state)``
 after sweep n with state = {"object": complex64 copy, "probe": complex64 copy, "error": errors[n]};
-a truthy return stops early.
+a truthy return stops early. The same sweeps one at a time (set-up apart from the iterations):
+:func:`pie_setup` validates and prepares the data, :func:`pie_sweep` runs one sweep,
+:func:`pie_estimate` copies the current object and probe.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -140,25 +143,68 @@ def _power(modes: np.ndarray) -> np.ndarray:
     return np.einsum("kyx,kyx->yx", modes.real, modes.real) + np.einsum("kyx,kyx->yx", modes.imag, modes.imag)
 
 
-def _pie(rule, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask, rng,
-         update_probe_after, callback) -> dict:
-    """The shared engine of :func:`epie` and :func:`rpie`; ``rule`` is the update-strength rule."""
-    n_iter = checks.integer("n_iter", n_iter, 0)
+@dataclass
+class PieRun:
+    """An ePIE/rPIE reconstruction between sweeps (:func:`pie_setup`, :func:`pie_sweep`): the
+    prepared data, the object and probe (updated in place), the sweep-order generator and the
+    sweeps run so far."""
+
+    rule: Callable
+    data: _Data
+    obj: np.ndarray  # complex64 (n_oy, n_ox)
+    probe: np.ndarray  # complex64 (k, n_y, n_x): real space, or its spectrum when data.ramps is set
+    generator: np.random.Generator
+    alpha: float
+    beta: float
+    update_probe_after: int
+    iteration: int = 0
+
+
+RULES = {"epie": _epie_step, "rpie": _rpie_step}
+
+
+def pie_setup(rule: str, intensities, positions_px, probe, object_shape, alpha: float = 1.0, beta: float = 1.0,
+              object0=None, mask=None, rng=None, update_probe_after: int = 0) -> PieRun:
+    """Validate and prepare the data (amplitudes, subpixel ramps) of an ePIE (``rule`` "epie") or
+    rPIE ("rpie") reconstruction; arguments as :func:`epie`."""
+    if rule not in RULES:
+        checks.fail("rule", repr(rule), f"one of {tuple(RULES)}")
     alpha = checks.in_range("alpha", alpha, 0.0, 1.0)
     beta = checks.in_range("beta", beta, 0.0, 1.0)
     update_probe_after = checks.integer("update_probe_after", update_probe_after, 0)
-    checks.callback("callback", callback)
     generator = checks.generator(rng)
     data, probe, obj = _prepare(intensities, positions_px, probe, object_shape, object0, mask)
     state = probe if data.ramps is None else fft2(probe)
+    return PieRun(RULES[rule], data, obj, state, generator, alpha, beta, update_probe_after)
+
+
+def pie_sweep(run: PieRun) -> float:
+    """One sweep over every position in a random order, updating ``run`` in place -> its error."""
+    order = run.generator.permutation(len(run.data.amp))
+    error = _sweep(run.rule, run.data, run.obj, run.probe, order, run.alpha, run.beta,
+                   run.iteration >= run.update_probe_after)
+    run.iteration += 1
+    return error
+
+
+def pie_estimate(run: PieRun) -> dict:
+    """Copies of the current estimate: {"object": complex64 (n_oy, n_ox), "probe": complex64 (k, n_y, n_x)}."""
+    return {"object": run.obj.copy(), "probe": _real(run.probe, run.data)}
+
+
+def _pie(rule: str, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask, rng,
+         update_probe_after, callback) -> dict:
+    """The shared engine of :func:`epie` and :func:`rpie`: ``n_iter`` sweeps of :func:`pie_sweep`."""
+    n_iter = checks.integer("n_iter", n_iter, 0)
+    checks.callback("callback", callback)
+    run = pie_setup(rule, intensities, positions_px, probe, object_shape, alpha, beta, object0, mask, rng,
+                    update_probe_after)
     errors = []
     for n in range(n_iter):
-        order = generator.permutation(len(data.amp))
-        errors.append(_sweep(rule, data, obj, state, order, alpha, beta, n >= update_probe_after))
-        if callback is not None and callback(n, {"object": obj.copy(), "probe": _real(state, data),
-                                                 "error": errors[-1]}):
+        errors.append(pie_sweep(run))
+        if callback is not None and callback(n, {**pie_estimate(run), "error": errors[-1]}):
             break
-    return {"object": obj, "probe": _real(state, data), "errors": np.asarray(errors, dtype=np.float64)}
+    return {"object": run.obj, "probe": _real(run.probe, run.data), "errors": np.asarray(errors, dtype=np.float64)}
 
 
 def _real(state: np.ndarray, data: _Data) -> np.ndarray:
@@ -179,7 +225,7 @@ def epie(intensities, positions_px, probe, object_shape, n_iter: int, alpha: flo
     Returns {"object": complex64 (n_oy, n_ox), "probe": complex64 (n_modes, n_y, n_x),
     "errors": float64 (n_sweeps_run,)}. Equations in the module docstring.
     """
-    return _pie(_epie_step, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
+    return _pie("epie", intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
                 rng, update_probe_after, callback)
 
 
@@ -189,5 +235,5 @@ def rpie(intensities, positions_px, probe, object_shape, n_iter: int, alpha: flo
     W = sum_k |P_k|^2, probe step 1 / ((1 - beta) |O|^2 + beta max |O|^2); alpha, beta in (0, 1]
     (beta = 1 is ePIE's probe update). Arguments and return as :func:`epie`.
     """
-    return _pie(_rpie_step, intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
+    return _pie("rpie", intensities, positions_px, probe, object_shape, n_iter, alpha, beta, object0, mask,
                 rng, update_probe_after, callback)

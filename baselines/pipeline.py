@@ -17,6 +17,7 @@ x; the rotation axis is column n_ox // 2 (scikit-image's convention, see :mod:`b
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -24,7 +25,7 @@ from scipy import ndimage
 from skimage.restoration import unwrap_phase
 
 from baselines import _checks
-from baselines.epie import epie
+from baselines.epie import PieRun, pie_estimate, pie_setup, pie_sweep
 from baselines.fbp import FILTERS, fbp
 
 _EPIE_OWN = ("intensities", "positions_px", "probe", "object_shape", "n_iter", "rng", "callback")
@@ -125,29 +126,29 @@ def illuminated_rim(probe: np.ndarray, positions_px: np.ndarray, object_shape: t
     return lit & ~ndimage.binary_erosion(lit, iterations=rim, border_value=0)
 
 
-def ptycho_fbp(intensities, positions_px, probe, object_shape, angles_rad, wavelength_m,
-               voxel_size_m, n_iter=100, refocus_m=0.0, filter="ram-lak", rng=None,
-               epie_kwargs=None, callback=None, vacuum_mask=None) -> dict:
-    """Conventional reconstruction: ePIE per angle -> refocus -> normalise -> unwrap -> FBP.
+@dataclass
+class PtychoFbpRun:
+    """A conventional reconstruction between its ePIE sweeps (:func:`ptycho_fbp_setup`,
+    :func:`ptycho_fbp_sweep`, :func:`ptycho_fbp_finish`): one ePIE run per angle, each with its
+    own child generator, the vacuum references, the optics (refocus_m, wavelength_m, voxel_size_m),
+    the angles, the FBP filter and the ePIE errors per angle so far."""
 
-    intensities: float (n_angles, n_pos, n_y, n_x) far-field patterns, zero frequency at the
-    centre pixel; positions_px: (n_angles, n_pos, 2) top-left (row, col) in object pixels;
-    probe: complex (n_modes, n_y, n_x) initial guess (every angle starts from it);
-    object_shape: (n_oy, n_ox); angles_rad: (n_angles,); wavelength_m, voxel_size_m > 0 (object
-    pixel = voxel); refocus_m: propagation distance applied to each object (typically minus half
-    the sample thickness: exit plane -> rotation axis; 0 for thin samples), padded by half the
-    object per side; filter: see :data:`baselines.fbp.FILTERS`; rng: seed or Generator, one child
-    per angle; epie_kwargs: extra keywords for :func:`baselines.epie.epie` (alpha, beta, object0,
-    mask, update_probe_after); callback(stage, angle_index, info) with stage "epie" (info:
-    errors), "projection" (info: phase_range_rad) per angle and "fbp" (angle_index -1);
-    vacuum_mask: bool (n_oy, n_ox) of pixels that are vacuum at every angle, or None for
-    :func:`illuminated_rim` of each angle's scan.
-    Returns dict: delta, beta float32 (n_ox, n_oy, n_ox) indexed (z, y, x) per voxel; objects
-    complex64 (n_angles, n_oy, n_ox) refocused and normalised; probes complex64
-    (n_angles, n_modes, n_y, n_x); errors float64 (n_angles, n_iter) of ePIE.
-    """
+    runs: list[PieRun]
+    refs: list[np.ndarray]
+    optics: tuple[float, float, float]
+    angles: np.ndarray
+    filter: str
+    n_iter: int
+    errors: list[list[float]]
+
+
+def ptycho_fbp_setup(intensities, positions_px, probe, object_shape, angles_rad, wavelength_m, voxel_size_m,
+                     n_iter=100, refocus_m=0.0, filter="ram-lak", rng=None, epie_kwargs=None,
+                     vacuum_mask=None) -> PtychoFbpRun:
+    """Validate the arguments of :func:`ptycho_fbp` (but the callback) and prepare every angle's
+    ePIE data: everything before the sweeps."""
     data, pos, angles, shape, kwargs = _validate(intensities, positions_px, probe, object_shape,
-                                                 angles_rad, filter, epie_kwargs, callback)
+                                                 angles_rad, filter, epie_kwargs)
     n_iter = _checks.integer("n_iter", n_iter, 1)
     optics = (_real("refocus_m", refocus_m), _positive("wavelength_m", wavelength_m),
               _positive("voxel_size_m", voxel_size_m))
@@ -157,23 +158,70 @@ def ptycho_fbp(intensities, positions_px, probe, object_shape, angles_rad, wavel
         refs = [_reference(illuminated_rim(probe, pos[a], shape), shape,
                            f"vacuum_mask (default: illuminated rim of angle {a})")
                 for a in range(len(angles))]
-    k_voxel = 2 * np.pi * optics[2] / optics[1]
     generators = _checks.generator(rng).spawn(len(angles))
+    runs = [pie_setup("epie", data[a], pos[a], probe, shape, rng=generator, **kwargs)
+            for a, generator in enumerate(generators)]
+    return PtychoFbpRun(runs, refs, optics, angles, filter, n_iter, [[] for _ in runs])
+
+
+def ptycho_fbp_sweep(run: PtychoFbpRun) -> float:
+    """One ePIE sweep at every angle (the angles are independent) -> the mean of their errors."""
+    for run_a, errors in zip(run.runs, run.errors):
+        errors.append(pie_sweep(run_a))
+    return float(np.mean([errors[-1] for errors in run.errors]))
+
+
+def ptycho_fbp_finish(run: PtychoFbpRun, callback=None) -> dict:
+    """Refocus, normalise and unwrap every angle's object, then FBP: the result of :func:`ptycho_fbp`.
+    Consumes the per-angle ePIE runs (each one's data is freed once it is projected)."""
+    k_voxel = 2 * np.pi * run.optics[2] / run.optics[1]
     objects, probes, errors, delta_p, beta_p = [], [], [], [], []
-    for a, generator in enumerate(generators):
-        result = epie(data[a], pos[a], probe, shape, n_iter, rng=generator, **kwargs)
-        errors.append(np.asarray(result["errors"], np.float64))
-        probes.append(np.asarray(result["probe"], np.complex64))
+    for a in range(len(run.angles)):
+        run_a, run.runs[a] = run.runs[a], None
+        errors.append(np.asarray(run.errors[a], np.float64))
+        probes.append(np.asarray(pie_estimate(run_a)["probe"], np.complex64))
         _notify(callback, "epie", a, {"errors": errors[-1]})
-        obj, d, b = _project(np.asarray(result["object"], np.complex64), refs[a], *optics)
+        obj, d, b = _project(np.asarray(run_a.obj, np.complex64), run.refs[a], *run.optics)
         objects.append(obj)
         delta_p.append(d)
         beta_p.append(b)
         _notify(callback, "projection", a, {"phase_range_rad": float(np.ptp(d)) * k_voxel})
-    _notify(callback, "fbp", -1, {"n_angles": len(angles)})
-    return {"delta": fbp(np.stack(delta_p), angles, filter),
-            "beta": fbp(np.stack(beta_p), angles, filter),
+    _notify(callback, "fbp", -1, {"n_angles": len(run.angles)})
+    return {"delta": fbp(np.stack(delta_p), run.angles, run.filter),
+            "beta": fbp(np.stack(beta_p), run.angles, run.filter),
             "objects": np.stack(objects), "probes": np.stack(probes), "errors": np.stack(errors)}
+
+
+def ptycho_fbp(intensities, positions_px, probe, object_shape, angles_rad, wavelength_m,
+               voxel_size_m, n_iter=100, refocus_m=0.0, filter="ram-lak", rng=None,
+               epie_kwargs=None, callback=None, vacuum_mask=None) -> dict:
+    """Conventional reconstruction: ePIE per angle -> refocus -> normalise -> unwrap -> FBP.
+
+    intensities: float (n_angles, n_pos, n_y, n_x) far-field patterns, zero frequency at the
+    centre pixel; positions_px: (n_angles, n_pos, 2) top-left (row, col) in object pixels;
+    probe: complex (n_modes, n_y, n_x) initial guess (every angle starts from it);
+    object_shape: (n_oy, n_ox); angles_rad: (n_angles,); wavelength_m, voxel_size_m > 0 (object
+    pixel = voxel); n_iter >= 1 ePIE sweeps per angle; refocus_m: propagation distance applied to
+    each object (typically minus half the sample thickness: exit plane -> rotation axis; 0 for thin
+    samples), padded by half the object per side; filter: see :data:`baselines.fbp.FILTERS`; rng:
+    seed or Generator, one child per angle; epie_kwargs: extra keywords for
+    :func:`baselines.epie.epie` (alpha, beta, object0, mask, update_probe_after); callback(stage,
+    angle_index, info) with stage "epie" (info: errors), "projection" (info: phase_range_rad) per
+    angle and "fbp" (angle_index -1), once the sweeps are done; vacuum_mask: bool (n_oy, n_ox) of
+    pixels that are vacuum at every angle, or None for :func:`illuminated_rim` of each angle's scan.
+    Returns dict: delta, beta float32 (n_ox, n_oy, n_ox) indexed (z, y, x) per voxel; objects
+    complex64 (n_angles, n_oy, n_ox) refocused and normalised; probes complex64
+    (n_angles, n_modes, n_y, n_x); errors float64 (n_angles, n_iter) of ePIE.
+    The same steps one at a time: :func:`ptycho_fbp_setup`, :func:`ptycho_fbp_sweep` (n_iter
+    times), :func:`ptycho_fbp_finish`.
+    """
+    if callback is not None and not callable(callback):
+        _checks.fail("callback", repr(callback), "None or a callable (stage, angle_index, info)")
+    run = ptycho_fbp_setup(intensities, positions_px, probe, object_shape, angles_rad, wavelength_m,
+                           voxel_size_m, n_iter, refocus_m, filter, rng, epie_kwargs, vacuum_mask)
+    for _ in range(run.n_iter):
+        ptycho_fbp_sweep(run)
+    return ptycho_fbp_finish(run, callback)
 
 
 def _project(obj, ref, refocus_m, wavelength_m, voxel_size_m):
@@ -186,8 +234,7 @@ def _project(obj, ref, refocus_m, wavelength_m, voxel_size_m):
     return (obj, *projected_index(obj, ref, wavelength_m, voxel_size_m))
 
 
-def _validate(intensities, positions_px, probe, object_shape, angles_rad, filter, epie_kwargs,
-              callback):
+def _validate(intensities, positions_px, probe, object_shape, angles_rad, filter, epie_kwargs):
     """Checks that must fail before any ePIE runs; returns the arrays and the ePIE keywords."""
     data = _checks.array("intensities", intensities, "iuf", ndim=4)
     _checks.nonnegative("intensities", data)
@@ -205,8 +252,6 @@ def _validate(intensities, positions_px, probe, object_shape, angles_rad, filter
     clash = sorted(set(kwargs) & set(_EPIE_OWN))
     if clash:
         _checks.fail("epie_kwargs", f"keys {clash}", f"none of {_EPIE_OWN} (set by ptycho_fbp)")
-    if callback is not None and not callable(callback):
-        _checks.fail("callback", repr(callback), "None or a callable (stage, angle_index, info)")
     return data, pos.astype(np.float64), angles.astype(np.float64), shape, kwargs
 
 

@@ -1,7 +1,9 @@
 """Forward models: one full pass over all positions (and angles) of each TensorFlow AD model, the
 numpy physics at equal discretisation, and the numpy simulator; time and peak memory.
 
-Sizes scale from the quick datasets (common.thin_spec / common.volume_spec). Cases over the work
+Sizes scale from the quick datasets (common.thin_spec / common.volume_spec). The AD model of a
+case is the one the kind's AD solver fits (steps.ad_model: chosen by the kind table, with that
+solver's default config from the registry). Cases over the work
 budget of common.py are skipped unless CDIBENCH_BENCH_SLOW=1. ``peakmem_`` is the peak resident
 memory of the whole benchmark process, set-up included (for AD: the TensorFlow runtime too).
 """
@@ -9,15 +11,11 @@ memory of the whole benchmark process, set-up included (for AD: the TensorFlow r
 from __future__ import annotations
 
 from cdibench.harness.floor import plan_seconds, simulator_fft_plan
-from cdibench.solvers.registry import solver_config
-from cdibench.simulation.simulate import simulate
+from cdibench.simulation import simulate
 
 from . import common, steps
 
-THIN_SOLVER = {"ptycho-far": "ad-ptycho", "ptycho-near": "ad-nearfield"}
-VOLUME_SOLVER = {"multislice": "ad-multislice", "multislice-tomo": "ad-tomo", "fullfield-tomo": "ad-fullfield"}
-
-THIN_PARAMS = (["ptycho-far", "ptycho-near"], [64, 128, 256], list(common.SCALING["n_positions"][1]), [1, 2, 4])
+THIN_PARAMS = (["ptycho-far", "ptycho-near"], [64, 128, 256], list(common.SCALING["n_positions"].values), [1, 2, 4])
 THIN_NAMES = ("kind", "pattern_px", "n_positions", "n_modes")
 ANGLES = [4, 16, 64]
 SLICES = [1, 4, 16, 64]
@@ -46,7 +44,7 @@ class ThinModel:
 
         def build():
             ds = _thin_dataset(kind, pattern_px, n_positions, n_modes)
-            model = steps.ad_model(ds, THIN_SOLVER[kind], solver_config(THIN_SOLVER[kind]))
+            model = steps.ad_model(ds, steps.ad_config(kind))
             return steps.ForwardBackward(model, ds), steps.ForwardBackward(model, ds, gradient=False)
 
         self.forward_backward, self.forward = steps.cached(("thin", kind, pattern_px, n_positions, n_modes),
@@ -142,7 +140,7 @@ class MultisliceModel:
 
         def build():
             ds = common.dataset(spec)
-            model = steps.ad_model(ds, "ad-multislice", solver_config("ad-multislice"), n_slices=n_slices)
+            model = steps.ad_model(ds, steps.ad_config(ds.kind, n_slices=n_slices))
             return steps.ForwardBackward(model, ds)
 
         self.forward_backward = steps.cached(("multislice", n_slices), build)
@@ -205,8 +203,7 @@ class TomoModel:
 
         def build():
             ds = datasets[kind, n_angles]
-            name = VOLUME_SOLVER[kind]
-            return steps.ForwardBackward(steps.ad_model(ds, name, solver_config(name)), ds)
+            return steps.ForwardBackward(steps.ad_model(ds, steps.ad_config(kind)), ds)
 
         self.forward_backward = steps.cached(("tomo", kind, n_angles), build)
 

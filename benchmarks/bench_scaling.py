@@ -1,18 +1,21 @@
-"""Scaling: time per iteration (one ePIE sweep, one AD epoch) along one size parameter at a time,
-so that ``cdibench report .asv/results`` fits the log-log slope (cdibench.report.scaling).
+"""Scaling: time per iteration (one sweep of the classical solver, one epoch of the AD solver)
+along one size parameter at a time, so that ``cdibench report .asv/results`` fits the log-log
+slope (cdibench.report.scaling).
 
-Axes (common.SCALING): scan positions 36..576 (64 px) and pattern size 64..256 px (36 positions)
-for ePIE and ad-ptycho on quick-ptycho-far; slices 1..64 for ad-multislice (a foam n_slices
-voxels of 1 nm thick: the sample gets thicker, one multislice step per voxel); angles 4..64 for
-ad-tomo on quick-multislice-tomo. Points over the work budget of common.py are skipped unless
-CDIBENCH_BENCH_SLOW=1. The forward models over the same axes are in bench_forward.py.
+Axes (common.SCALING, solvers from the registry: the lead classical and AD solvers of the axis's
+kind): scan positions 36..576 (64 px) and pattern size 64..256 px (36 positions) on
+quick-ptycho-far (ePIE and ad-ptycho today); slices 1..64 for the AD multislice solver (a foam
+n_slices voxels of 1 nm thick: the sample gets thicker, one multislice step per voxel); angles
+4..64 for the AD multislice-tomo solver on quick-multislice-tomo. Points over the work budget of
+common.py are skipped unless CDIBENCH_BENCH_SLOW=1. The forward models over the same axes are in
+bench_forward.py.
 """
 
 from __future__ import annotations
 
 from cdibench.solvers.registry import solver_config
 
-from . import common, steps
+from . import choose, common, steps
 
 
 def scaling_iteration(parameter: str, solver: str, value: int):
@@ -29,8 +32,7 @@ class _Scaling:
 
     def setup(self, solver, value):
         common.skip_slow_scaling(common.scaling_spec(self.PARAMETER, value))
-        if solver.startswith("ad-"):
-            common.require_tensorflow()
+        choose.require_backend(solver)
         self.iteration = steps.cached(("scaling", self.PARAMETER, solver, value),
                                       lambda: scaling_iteration(self.PARAMETER, solver, value))
 
@@ -40,16 +42,17 @@ class _Scaling:
 
 def _axis_class(name: str, parameter: str, doc: str) -> type:
     """A _Scaling subclass timing ``common.SCALING[parameter]``'s solvers at each of its values."""
-    solvers, values = common.SCALING[parameter]
-    return type(name, (_Scaling,), {"__doc__": doc, "PARAMETER": parameter, "params": (list(solvers), list(values)),
+    axis = common.SCALING[parameter]
+    return type(name, (_Scaling,), {"__doc__": doc, "PARAMETER": parameter,
+                                    "params": (list(axis.solvers), list(axis.values)),
                                     "param_names": ("solver", parameter)})
 
 
 PositionsScaling = _axis_class("PositionsScaling", "n_positions",
-                               "One ePIE sweep / ad-ptycho epoch vs the number of scan positions (64 px patterns).")
+                               "One classical sweep / AD epoch vs the number of scan positions (64 px patterns).")
 PatternScaling = _axis_class("PatternScaling", "pattern_px",
-                             "One ePIE sweep / ad-ptycho epoch vs the pattern size in pixels (36 positions).")
+                             "One classical sweep / AD epoch vs the pattern size in pixels (36 positions).")
 SlicesScaling = _axis_class("SlicesScaling", "n_slices",
-                            "One ad-multislice epoch vs the number of slices (sample thickness in 1 nm voxels).")
+                            "One AD multislice epoch vs the number of slices (sample thickness in 1 nm voxels).")
 AnglesScaling = _axis_class("AnglesScaling", "n_angles",
-                            "One ad-tomo epoch (every angle, all positions) vs the number of angles.")
+                            "One AD multislice-tomo epoch (every angle, all positions) vs the number of angles.")

@@ -1,10 +1,13 @@
 """Solvers: time per iteration (warm-up untimed), accuracy at a fixed iteration budget and time to
 a target accuracy, for the classical baselines and the AD solvers on the same datasets.
 
-Every solver runs with the registry's defaults (cdibench.solvers.registry.SOLVERS) unless stated. The
-std-* and paper cases are skipped unless CDIBENCH_BENCH_SLOW=1. Datasets are simulated once per
-class in ``setup_cache`` (asv pickles them for every parameter's process); the ``track_``
-benchmarks run their reconstructions there too, once, and read the numbers out.
+Which solvers each benchmark times is read from the registry by kind and backend (choose.py):
+every bundled solver of the case's kind for the time per iteration and the floor ratio, the lead
+classical and AD solvers of the kind for accuracy and time to target. Every solver runs with the
+registry's defaults (cdibench.solvers.registry.solver_config) unless stated. The std-* and paper cases
+are skipped unless CDIBENCH_BENCH_SLOW=1. Datasets are simulated once per class in
+``setup_cache`` (asv pickles them for every parameter's process); the ``track_`` benchmarks run
+their reconstructions there too, once, and read the numbers out.
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ import time
 
 import numpy as np
 
-from cdibench import metrics  # not "from ... import time_to_target": asv would take it for a benchmark
-from cdibench.metrics.evaluate import score
+from cdibench import (
+    metrics,  # not "from ... import time_to_target": asv would take it for a benchmark
+)
 from cdibench.harness.floor import floor_seconds
-from cdibench.simulation.simulate import simulate
-from cdibench.solvers.registry import reconstruct, solver_config
+from cdibench.harness.reconstruct import reconstruct
+from cdibench.metrics.evaluate import score
+from cdibench.simulation import simulate
+from cdibench.solvers.registry import SOLVERS, solver_config
 
-from . import common, steps
+from . import choose, common, steps
 
 SLOW_CASES = ("std-ptycho-far", "tomo-thick-du2020")
-AD_SOLVERS = steps.THIN_AD + steps.VOLUME_AD
+FLOOR_CASES = ("quick-ptycho-far", "quick-cdi", "quick-multislice", "quick-multislice-tomo", "quick-fullfield-tomo",
+               "std-ptycho-far", "tomo-thick-du2020")
 
 
 def _datasets(cases) -> dict:
@@ -31,11 +38,15 @@ def _datasets(cases) -> dict:
             if case not in SLOW_CASES or common.slow_enabled()}
 
 
+def _kind_of(case: str) -> str:
+    return common.base_spec(case).kind
+
+
 def _require(cache: dict, key, solver: str) -> None:
     if key not in cache:
         raise NotImplementedError(f"{key}: slow case (set {common.SLOW_ENV}=1) or solver unavailable")
-    if solver in AD_SOLVERS:
-        common.require_tensorflow()
+    if solver:
+        choose.require_backend(solver)
 
 
 def _iteration(datasets: dict, solver: str, case: str):
@@ -47,11 +58,10 @@ def _iteration(datasets: dict, solver: str, case: str):
 def _reconstruct(ds, solver: str, **options):
     """reconstruct() with the registry's defaults updated by ``options``; None when the solver
     cannot run here (AD without TensorFlow)."""
-    if solver in AD_SOLVERS:
-        try:
-            common.require_tensorflow()
-        except NotImplementedError:
-            return None
+    try:
+        choose.require_backend(solver)
+    except NotImplementedError:
+        return None
     return reconstruct(ds, solver, solver_config(solver, options), progress=False)
 
 
@@ -60,8 +70,9 @@ def _reconstruct(ds, solver: str, **options):
 
 
 class _Iteration:
-    """Shared machinery: datasets simulated once per case (setup_cache), the solver's single
-    iteration built and warmed up in setup (untimed), one iteration timed."""
+    """Shared machinery: datasets simulated once per case (setup_cache), the solver's plug-in set
+    up and its step warmed up in setup (untimed, steps.Iteration), one step timed. Every bundled
+    solver of the case's kind that declares a step."""
 
     param_names = ("solver", "case")
 
@@ -77,17 +88,19 @@ class _Iteration:
         self.iteration()
 
 
+def _floor_runs() -> list[str]:
+    """"solver@case" for every benchmarked solver of each floor case's kind that declares an FFT plan."""
+    return [f"{name}@{case}" for case in FLOOR_CASES for name in choose.solvers(_kind_of(case))
+            if SOLVERS[name].fft_plan is not None]
+
+
 class FloorRatio:
     """Seconds per iteration over the iteration's FFT floor (cdibench.harness.floor: exactly its FFTs, same
     library and shapes), both measured here and now, best of 5; 1 = nothing but FFTs. One
-    parameter "solver@case" over the pairs that have a floor plan (fbp and ad-bragg have none)."""
+    parameter "solver@case" over the pairs that have a floor plan (the solver declares one)."""
 
     param_names = ("run",)
-    params = (["epie@quick-ptycho-far", "rpie@quick-ptycho-far", "ad-ptycho@quick-ptycho-far",
-               "hio@quick-cdi", "er@quick-cdi", "ad-cdi@quick-cdi", "ad-multislice@quick-multislice",
-               "ad-tomo@quick-multislice-tomo", "ptycho-fbp@quick-multislice-tomo",
-               "ad-fullfield@quick-fullfield-tomo", "epie@std-ptycho-far", "ad-ptycho@std-ptycho-far",
-               "ad-tomo@tomo-thick-du2020"],)
+    params = (_floor_runs(),)
     timeout = 600
 
     def setup_cache(self):
@@ -99,6 +112,8 @@ class FloorRatio:
         solver, case = run.split("@")
         self.iteration = _iteration(datasets, solver, case)
         self.floor = floor_seconds(solver, datasets[case], solver_config(solver))
+        if self.floor is None:
+            raise NotImplementedError(f"{run}: the solver has no FFT plan for this case")
 
     def track_floor_ratio(self, datasets, run):
         samples = []
@@ -112,10 +127,10 @@ class FloorRatio:
 
 
 class PtychoIteration(_Iteration):
-    """Far-field ptychography: one ePIE / rPIE sweep over all positions (includes the engine's
-    per-call data preparation, ~5 %), or one ad-ptycho epoch (minibatches of 12 positions, Adam)."""
+    """Far-field ptychography: one ePIE / rPIE sweep over all positions (the engine's data
+    preparation is in the untimed setup), or one ad-ptycho epoch (minibatches of 12 positions, Adam)."""
 
-    params = (["epie", "rpie", "ad-ptycho"], ["quick-ptycho-far", "std-ptycho-far"])
+    params = (choose.solvers("ptycho-far"), ["quick-ptycho-far", "std-ptycho-far"])
     timeout = 300
 
 
@@ -123,7 +138,7 @@ class CdiIteration(_Iteration):
     """Far-field CDI with a known support (quick-cdi, 64 x 64): one HIO or ER iteration, or one
     ad-cdi step."""
 
-    params = (["hio", "er", "ad-cdi"], ["quick-cdi"])
+    params = (choose.solvers("cdi"), ["quick-cdi"])
     timeout = 300
 
 
@@ -132,7 +147,7 @@ class TomoIteration(_Iteration):
     multislice through the rotated volume) vs one iteration of the conventional pipeline (one
     ePIE sweep per angle; its final FBP runs once and is not included)."""
 
-    params = (["ad-tomo", "ptycho-fbp"], ["quick-multislice-tomo", "tomo-thick-du2020"])
+    params = (choose.solvers("multislice-tomo"), ["quick-multislice-tomo", "tomo-thick-du2020"])
     timeout = 600
 
 
@@ -140,7 +155,7 @@ class FullfieldIteration(_Iteration):
     """Full-field tomography (quick-fullfield-tomo: 64 angles, 64^3): the whole FBP (one pass) vs
     one ad-fullfield epoch."""
 
-    params = (["fbp", "ad-fullfield"], ["quick-fullfield-tomo"])
+    params = (choose.solvers("fullfield-tomo"), ["quick-fullfield-tomo"])
     timeout = 300
 
 
@@ -155,7 +170,7 @@ class PtychoAccuracy:
     seconds per iteration (its clock: warm-up and metric evaluation excluded)."""
 
     ITERATIONS = 100
-    params = (["epie", "ad-ptycho"], ["quick-ptycho-far", "std-ptycho-far"])
+    params = (choose.leads("ptycho-far"), ["quick-ptycho-far", "std-ptycho-far"])
     timeout = 300
 
     def setup_cache(self):
@@ -192,7 +207,7 @@ class PtychoTimeToTarget:
     MAX_ITERATIONS = 200
     METRICS_EVERY = 5
     CASE = "quick-ptycho-far"
-    params = (["epie", "ad-ptycho"], [0.1, 0.05])
+    params = (choose.leads("ptycho-far"), [0.1, 0.05])
     param_names = ("solver", "target_nrmse")
     timeout = 300
 
@@ -230,17 +245,20 @@ class PtychoTimeToTarget:
 class TomoAccuracy:
     """Beyond the depth of focus (quick-multislice-tomo: thickness/DOF ~7): SSIM and NRMSE of delta
     inside the sample within the measured volume, for ad-tomo after 10 epochs and for the
-    conventional ePIE -> refocus -> FBP pipeline (50 sweeps per angle); and each run's wall time."""
+    conventional ePIE -> refocus -> FBP pipeline (50 sweeps per angle); and each run's wall time.
+    The lead AD and classical solvers of the kind, with AD_OPTIONS and CLASSICAL_OPTIONS."""
 
-    OPTIONS = {"ad-tomo": {"iterations": 10}, "ptycho-fbp": {}}
-    params = (["ad-tomo", "ptycho-fbp"], ["quick-multislice-tomo", "tomo-thick-du2020"])
+    AD_OPTIONS = {"iterations": 10}
+    CLASSICAL_OPTIONS: dict = {}
+    params = (choose.leads("multislice-tomo"), ["quick-multislice-tomo", "tomo-thick-du2020"])
     timeout = 300
 
     def setup_cache(self):
         out = {}
         for case, ds in _datasets(self.params[1]).items():
             for solver in self.params[0]:
-                rec = _reconstruct(ds, solver, **self.OPTIONS[solver])
+                options = self.AD_OPTIONS if choose.is_ad(solver) else self.CLASSICAL_OPTIONS
+                rec = _reconstruct(ds, solver, **options)
                 if rec is not None:
                     scores = score(ds, rec)
                     out[solver, case] = {"ssim": scores["ssim_in"], "nrmse": scores["nrmse_in"],

@@ -15,17 +15,20 @@ import dataclasses
 import functools
 import math
 import os
-from pathlib import Path
+from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
-from cdibench.simulation.simulate import simulate  # noqa: E402
+from cdibench import kinds  # noqa: E402
+from cdibench.data.catalog import SHIPPED_DIR  # noqa: E402
 from cdibench.data.spec import DatasetSpec, load_spec  # noqa: E402
+from cdibench.simulation import simulate  # noqa: E402
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+from . import choose  # noqa: E402
+
 SLOW_ENV = "CDIBENCH_BENCH_SLOW"
 
-# Base specs of the parameterised benchmarks (datasets/<name>.toml).
+# Base specs of the parameterised benchmarks (shipped specs, datasets/<name>.toml).
 THIN_BASE = {"ptycho-far": "quick-ptycho-far", "ptycho-near": "quick-ptycho-near"}
 VOLUME_BASE = {"multislice": "quick-multislice", "multislice-tomo": "quick-multislice-tomo",
                "fullfield-tomo": "quick-fullfield-tomo"}
@@ -58,7 +61,8 @@ def require_tensorflow():
 
 
 def base_spec(name: str) -> DatasetSpec:
-    return load_spec(DATASETS_DIR / f"{name}.toml")
+    """The shipped dataset spec ``name`` (cdibench/datasets/NAME.toml)."""
+    return load_spec(SHIPPED_DIR / f"{name}.toml")
 
 
 def thin_spec(kind: str, pattern_px: int, n_positions: int, n_modes: int) -> DatasetSpec:
@@ -105,35 +109,50 @@ def volume_work(spec: DatasetSpec, n_slices: int | None = None) -> float:
     """Complex samples per full pass of the volume model: angles x positions x slices x pattern."""
     n_z = n_slices if n_slices is not None else spec.phantom.shape_px[0]
     window = spec.geometry.pattern_px ** 2
-    n_positions = 1 if spec.kind == "fullfield-tomo" else spec.scan.shape[0] * spec.scan.shape[1]
+    n_positions = spec.scan.shape[0] * spec.scan.shape[1] if kinds.kind(spec.kind).scanned else 1
     return float(spec.tomography.n_angles * n_positions * n_z * window)
 
 
-# Scaling axes: parameter -> (solvers timed per iteration, values). Positions and pattern size
-# scale quick-ptycho-far (64 px / 36 positions fixed respectively); slices make the
-# quick-multislice foam n_slices voxels (1 nm each) thick; angles: quick-multislice-tomo.
-SCALING = {"n_positions": (("epie", "ad-ptycho"), (36, 64, 144, 324, 576)),
-           "pattern_px": (("epie", "ad-ptycho"), (64, 128, 256)),
-           "n_slices": (("ad-multislice",), (1, 4, 16, 64)),
-           "n_angles": (("ad-tomo",), (4, 16, 64))}
+@dataclass(frozen=True)
+class Axis:
+    """A scaling axis: the values of one size parameter, and which solvers are timed along it:
+    the lead solvers (choose.leads) of ``kind``, or only its AD one (``ad_only``)."""
+
+    kind: str
+    values: tuple[int, ...]
+    ad_only: bool = False
+
+    @property
+    def solvers(self) -> tuple[str, ...]:
+        return tuple(choose.leads(self.kind, ad=True if self.ad_only else None))
+
+
+# Scaling axes: parameter -> Axis. Positions and pattern size scale quick-ptycho-far (64 px / 36
+# positions fixed respectively); slices make the quick-multislice foam n_slices voxels (1 nm each)
+# thick; angles: quick-multislice-tomo.
+SCALING = {"n_positions": Axis("ptycho-far", (36, 64, 144, 324, 576)),
+           "pattern_px": Axis("ptycho-far", (64, 128, 256)),
+           "n_slices": Axis("multislice", (1, 4, 16, 64), ad_only=True),
+           "n_angles": Axis("multislice-tomo", (4, 16, 64), ad_only=True)}
 
 
 def scaling_spec(parameter: str, value: int) -> DatasetSpec:
     """The dataset of one point of a scaling axis (see SCALING); the others stay at the quick case."""
+    if parameter not in SCALING:
+        raise ValueError(f"parameter = {parameter!r} is not a scaling axis: expected one of {', '.join(SCALING)}")
+    axis_kind = SCALING[parameter].kind
     if parameter == "n_positions":
-        return thin_spec("ptycho-far", 64, value, base_spec(THIN_BASE["ptycho-far"]).probe.n_modes)
+        return thin_spec(axis_kind, 64, value, base_spec(THIN_BASE[axis_kind]).probe.n_modes)
     if parameter == "pattern_px":
-        return thin_spec("ptycho-far", value, 36, base_spec(THIN_BASE["ptycho-far"]).probe.n_modes)
+        return thin_spec(axis_kind, value, 36, base_spec(THIN_BASE[axis_kind]).probe.n_modes)
     if parameter == "n_slices":
-        return volume_spec("multislice", n_slices=value)
-    if parameter == "n_angles":
-        return volume_spec("multislice-tomo", n_angles=value)
-    raise ValueError(f"parameter = {parameter!r} is not a scaling axis: expected one of {', '.join(SCALING)}")
+        return volume_spec(axis_kind, n_slices=value)
+    return volume_spec(axis_kind, n_angles=value)
 
 
 def skip_slow_scaling(spec: DatasetSpec) -> None:
     """skip_if_slow for a scaling point, by the work budget of its kind."""
-    if spec.kind == "ptycho-far":
+    if kinds.kind(spec.kind).thin:
         rows, cols = spec.scan.shape
         work, budget = thin_work(spec.geometry.pattern_px, rows * cols, spec.probe.n_modes), THIN_BUDGET
     else:

@@ -1,5 +1,5 @@
-"""Direct scaling measurement (no asv): time per iteration along each axis of common.SCALING, then
-the log-log slope table of cdibench.report.scaling.
+"""Direct scaling measurement (no asv): time per iteration of each axis's solvers along each axis
+of common.SCALING, then the log-log slope table of cdibench.report.scaling.
 
     python -m benchmarks.scaling [--quick] [--repeats N] [--axis n_positions ...] [-o timings.csv]
 
@@ -24,7 +24,7 @@ import pandas as pd
 
 from cdibench.report.scaling import scaling_markdown, scaling_table
 
-from . import common
+from . import choose, common
 from .bench_scaling import scaling_iteration
 
 MIN_SAMPLE_S = 0.2
@@ -47,7 +47,7 @@ def _sample_s(iteration, calls: int) -> float:
 def axis_values(parameter: str, quick: bool) -> list[int]:
     """The values of one axis to time: all, or (quick) those within the default work budget."""
     values = []
-    for value in common.SCALING[parameter][1]:
+    for value in common.SCALING[parameter].values:
         try:
             if quick:
                 common.skip_slow_scaling(common.scaling_spec(parameter, value))
@@ -59,7 +59,9 @@ def axis_values(parameter: str, quick: bool) -> list[int]:
 
 def measure_axis(parameter: str, solver: str, values: list[int], repeats: int, seed: int = 0) -> pd.DataFrame:
     """Best-of-``repeats`` seconds per iteration of ``solver`` at each value, interleaved.
-    Returns the timing frame of cdibench.report.scaling (benchmark, parameter, fixed, x, seconds)."""
+    Returns the timing frame of cdibench.report.scaling (benchmark, parameter, fixed, x, seconds);
+    the benchmark is named "<solver> epoch" for AD solvers, "<solver> sweep" for classical ones
+    (their step is one sweep over the scan)."""
     iterations = {v: scaling_iteration(parameter, solver, v) for v in values}
     calls = {v: _calls_per_sample(it) for v, it in iterations.items()}
     best = dict.fromkeys(values, math.inf)
@@ -67,7 +69,7 @@ def measure_axis(parameter: str, solver: str, values: list[int], repeats: int, s
     for _ in range(repeats):
         for v in rng.permutation(values):
             best[v] = min(best[v], _sample_s(iterations[v], calls[v]))
-    unit = "sweep" if solver in ("epie", "rpie") else "epoch"
+    unit = "epoch" if choose.is_ad(solver) else "sweep"
     return pd.DataFrame({"benchmark": f"{solver} {unit}", "parameter": parameter, "fixed": "",
                          "x": [float(v) for v in values], "seconds": [best[v] for v in values]})
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = []
     for parameter in args.axis or list(common.SCALING):
         values = axis_values(parameter, args.quick)
-        for solver in common.SCALING[parameter][0]:
+        for solver in common.SCALING[parameter].solvers:
             print(f"timing {solver} over {parameter} = {values} ...", file=sys.stderr, flush=True)
             frames.append(measure_axis(parameter, solver, values, repeats))
     timings = pd.concat(frames, ignore_index=True)

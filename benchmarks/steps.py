@@ -1,5 +1,9 @@
-"""One iteration of each solver family and one pass of each forward model, as callables built (and
-warmed up, untimed) once per process, so that a ``time_`` benchmark times only the iteration.
+"""One iteration of a solver and one pass of a forward model, as callables built (and warmed up,
+untimed) once per process, so that a ``time_`` benchmark times only the iteration.
+
+A solver's iteration is its plug-in's own (cdibench.solvers.base.Solver): ``setup`` once
+(untimed: data preparation, model build, tracing), then ``step`` per call; the numpy baselines
+and the AD solvers are timed by this one code path, as ``reconstruct`` times them.
 
 asv re-runs ``setup`` before every sample; the benchmarks fetch these objects from :func:`cached`,
 so tracing a ``tf.function`` (seconds) happens once per process, in the first ``setup``.
@@ -9,17 +13,13 @@ TensorFlow and ``cdibench.ad`` are imported inside the functions only (see commo
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from cdibench import units
-from cdibench.data.spec import sample_depth_px
+from cdibench.solvers.registry import get_solver, solver_config
 
+from . import choose
 from .common import require_tensorflow
-
-THIN_AD = ("ad-cdi", "ad-ptycho", "ad-nearfield")
-VOLUME_AD = ("ad-multislice", "ad-tomo", "ad-fullfield")
 
 _CACHE: dict = {}
 
@@ -34,23 +34,47 @@ def cached(key, build):
 
 
 # ----------------------------------------------------------------------------------------------
-# AD models and steps (mirror cdibench.ad.solvers and cdibench.ad.fit)
+# solver iterations, from the plug-in declaration
 
 
-def ad_model(ds, name: str, config, n_slices: int | None = None, probe=None):
-    """The model solver ``name`` builds for ``ds`` (as cdibench.ad.solvers.solve_thin/solve_volume);
-    ``probe``: start probe (default the dataset's guess); ``n_slices``: volume depth override."""
+class Iteration:
+    """One iteration of solver ``name`` on ``ds``: the plug-in's ``setup`` (untimed) in
+    ``__init__``, then every call runs ``step(state)`` once on the same, evolving state and returns
+    its loss. The first call (first-call allocations, FFT plans, tracing) runs in ``__init__``."""
+
+    def __init__(self, ds, name: str, config):
+        self.solver = get_solver(name)
+        if self.solver.step is None:
+            raise ValueError(f"solver {name!r} declares no step: it has no per-iteration benchmark")
+        self.state = self.solver.setup(ds, config, None)
+        self()  # warm-up
+
+    def __call__(self) -> float:
+        return self.solver.step(self.state)
+
+
+def solver_iteration(ds, name: str, config) -> Iteration:
+    """A callable running one iteration (epoch, sweep, cycle) of solver ``name`` on ``ds``, warmed up."""
+    return Iteration(ds, name, config)
+
+
+# ----------------------------------------------------------------------------------------------
+# AD forward models (their cost, not a solver's): the model the kind's AD solver fits
+
+
+def ad_config(kind_name: str, **options):
+    """The config of the lead AD solver of ``kind_name`` (cdibench.solvers.registry defaults),
+    updated by ``options``."""
+    return solver_config(choose.leads(kind_name, ad=True)[0], options)
+
+
+def ad_model(ds, config):
+    """The TensorFlow model the kind's AD solvers fit to ``ds`` with ``config``
+    (cdibench.ad.solvers.fit_model: the plug-ins' own choice)."""
     require_tensorflow()
-    from cdibench.ad.models import thin_model, volume_model
+    from cdibench.ad.solvers import fit_model
 
-    probe = ds.probe_guess if probe is None else probe
-    if name in THIN_AD:
-        refine = config.refine_probe and ds.kind != "cdi"
-        return thin_model(ds, probe, refine_probe=refine, support=ds.support)
-    depth = sample_depth_px(ds, n_slices or getattr(config, "n_slices", 0))
-    refine = config.refine_probe and ds.kind != "fullfield-tomo"
-    return volume_model(ds, probe, (depth,) + tuple(ds.object_shape), refine_probe=refine,
-                        projection=getattr(config, "projection_approximation", False))
+    return fit_model(ds, config)
 
 
 def _data_tensors(tf, ds, dtype=np.float32):
@@ -91,25 +115,8 @@ class ForwardBackward:
         return sum(float(np.sum(self.step(a, p).numpy())) for a, p in self.calls)
 
 
-class AdEpoch:
-    """One epoch of cdibench.ad.fit.fit, run by its own :class:`~cdibench.ad.fit.Trainer` (same loss,
-    optimiser, minibatches, compiled epoch and projection). The first epoch (tracing, XLA) runs in
-    ``__init__``; every call then runs the same minibatches (one fixed order: the cost is the same)."""
-
-    def __init__(self, model, ds, config):
-        require_tensorflow()
-        from cdibench.ad.fit import Trainer
-
-        self.trainer = Trainer(model, ds.intensities, ds.mask, config)
-        self.batches = self.trainer.batches(np.random.default_rng(config.seed))
-        self()  # warm-up: tracing and compilation
-
-    def __call__(self) -> float:
-        return self.trainer.epoch(self.batches)
-
-
 # ----------------------------------------------------------------------------------------------
-# numpy: forward model at equal discretisation, baseline iterations
+# numpy: forward model at equal discretisation
 
 
 def numpy_thin_forward(ds):
@@ -127,63 +134,3 @@ def numpy_thin_forward(ds):
     kernel = None if geo.distance_m == 0 else angular_spectrum_kernel(
         probe.shape[-2:], geo.object_pixel_m, float(units.wavelength_m(geo.energy_kev)), geo.distance_m)
     return lambda: nearfield_intensity(exit_waves(obj, probe, positions), kernel)
-
-
-def _mask2(ds):
-    return ds.mask if ds.mask.ndim == 2 else ds.mask[0]
-
-
-def pie_sweep(ds, name: str, config, angle: int = 0):
-    """One ePIE/rPIE sweep over the positions of one angle, from the flat start and the probe guess
-    (each call the same sweep; includes the engine's per-call preparation of the data)."""
-    import baselines
-
-    engine = baselines.rpie if name == "rpie" else baselines.epie
-    args = (ds.intensities[angle], ds.positions_px[angle], ds.probe_guess, ds.object_shape, 1)
-    kwargs = dict(alpha=config.alpha, beta=config.beta, mask=_mask2(ds), rng=config.seed,
-                  update_probe_after=config.update_probe_after)
-    return lambda: engine(*args, **kwargs)
-
-
-def pie_sweep_all_angles(ds, config):
-    """One ePIE sweep per angle: an iteration of the conventional ptycho -> FBP pipeline (the
-    tomographic FBP at its end runs once and is not included)."""
-    sweeps = [pie_sweep(ds, "epie", config, a) for a in range(ds.n_angles)]
-    return lambda: [s() for s in sweeps]
-
-
-def cdi_iteration(ds, name: str, config):
-    """One HIO (or ER) iteration on the CDI pattern from a fixed random start."""
-    import baselines
-
-    amplitudes = np.sqrt(ds.intensities[0, 0])
-    mask = ds.mask if ds.mask.ndim == 2 else ds.mask[0, 0]
-    if name == "er":
-        return lambda: baselines.er(amplitudes, ds.support, 1, mask=mask, rng=config.seed)
-    return lambda: baselines.hio(amplitudes, ds.support, 1, config.beta, mask=mask, rng=config.seed)
-
-
-def fbp_reconstruction(ds, config):
-    """Filtered back projection of -log(I / I0) (the 'fbp' solver's core): one call is the solver."""
-    import baselines
-
-    flat = np.abs(ds.probe_guess[0]) ** 2
-    k_dz = units.wavenumber_per_m(ds.geometry.energy_kev) * ds.geometry.object_pixel_m
-    projections = -np.log(np.maximum(ds.intensities[:, 0], 0.5) / flat) / (2 * k_dz)
-    return functools.partial(baselines.fbp, projections, ds.angles_rad, filter=config.filter)
-
-
-def solver_iteration(ds, name: str, config):
-    """A callable running one iteration (epoch, sweep) of solver ``name`` on ``ds``, warmed up."""
-    if name in THIN_AD or name in VOLUME_AD:
-        return AdEpoch(ad_model(ds, name, config), ds, config)
-    build = {"epie": lambda: pie_sweep(ds, name, config), "rpie": lambda: pie_sweep(ds, name, config),
-             "hio": lambda: cdi_iteration(ds, name, config), "er": lambda: cdi_iteration(ds, name, config),
-             "fbp": lambda: fbp_reconstruction(ds, config),
-             "ptycho-fbp": lambda: pie_sweep_all_angles(ds, config)}
-    if name not in build:
-        raise ValueError(f"solver = {name!r} has no per-iteration benchmark: expected one of "
-                         f"{', '.join(list(build) + list(THIN_AD + VOLUME_AD))}")
-    step = build[name]()
-    step()  # warm-up (first-call allocations, FFT plans)
-    return step

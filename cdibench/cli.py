@@ -14,15 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from cdibench.harness.provenance import provenance
+from cdibench.provenance import package_version, provenance
 
 
 def _cmd_simulate(args) -> int:
+    from cdibench.data.catalog import find_spec
     from cdibench.data.cxi import save_cxi
-    from cdibench.simulation.simulate import simulate
     from cdibench.data.spec import load_spec
+    from cdibench.simulation import simulate
 
-    spec = load_spec(args.spec)
+    spec = load_spec(find_spec(args.spec))
     if args.seed is not None:
         spec = spec.with_seed(args.seed)
     start, timings = time.perf_counter(), {}
@@ -41,9 +42,9 @@ def _cmd_simulate(args) -> int:
 
 def _cmd_run(args) -> int:
     from cdibench.harness.executors import make_executor, parse_resources
-    from cdibench.report import report_text
     from cdibench.harness.runner import read_records, run_suite
     from cdibench.harness.suite import load_suite
+    from cdibench.report import report_text
 
     suite = load_suite(args.suite)
     out = Path(args.output or f"results/{suite.name}")
@@ -109,10 +110,11 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def _cmd_reconstruct(args) -> int:
-    from cdibench.metrics.evaluate import score
     from cdibench.data.cxi import load_cxi
     from cdibench.data.reconstruction import save_reconstruction
-    from cdibench.solvers.registry import reconstruct, solver_config
+    from cdibench.harness.reconstruct import reconstruct
+    from cdibench.metrics.evaluate import score
+    from cdibench.solvers.registry import solver_config
 
     options = _parse_options(args.option or [])
     if args.iterations is not None:
@@ -131,9 +133,9 @@ def _cmd_reconstruct(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from cdibench.metrics.evaluate import score
     from cdibench.data.cxi import load_cxi
     from cdibench.data.reconstruction import load_reconstruction
+    from cdibench.metrics.evaluate import score
 
     rec, dataset_path = load_reconstruction(args.file)
     dataset_path = args.dataset or dataset_path
@@ -149,8 +151,8 @@ def _cmd_score(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from cdibench.data.inspection import inspect_png, summarize
     from cdibench.data.cxi import load_cxi
+    from cdibench.data.inspection import inspect_png, summarize
 
     dataset = load_cxi(args.file)
     print(summarize(dataset))
@@ -160,11 +162,50 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _toml_value(value) -> str:
+    """An option value as ``--option KEY=VALUE`` takes it (a TOML scalar; None: not set)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value)
+    return "unset" if value is None else repr(value)
+
+
+def _solver_text(name: str) -> str:
+    """Kinds, options (type, effective default, meaning) and tunable ranges of solver ``name``."""
+    import dataclasses
+    import typing
+
+    from cdibench.config import meaning
+    from cdibench.solvers.registry import get_solver, solver_config
+
+    solver = get_solver(name)
+    config, hints = solver_config(name), typing.get_type_hints(solver.config)
+    lines = [f"{name}: {solver.description}", f"kinds: {', '.join(solver.kinds)}"]
+    if solver.requires:
+        lines.append(f"requires: {solver.requires[0]} (pip install 'cdibench[{solver.requires[1]}]')")
+    lines.append("options (--option KEY=VALUE): type, default, meaning")
+    for field in dataclasses.fields(solver.config):
+        kind = hints[field.name]
+        type_name = kind.__name__ if isinstance(kind, type) else str(kind)
+        lines.append(f"  {field.name:22s} {type_name:13s} {_toml_value(getattr(config, field.name)):14s} "
+                     f"{meaning(field)}")
+    lines.append("tunable ranges:" if solver.tunable else "tunable ranges: none")
+    for option, r in solver.tunable.items():
+        scale = ", ".join(word for word, on in (("log", r.log), ("integer", r.integer)) if on)
+        lines.append(f"  {option:22s} [{r.low:g}, {r.high:g}]" + (f" {scale}" if scale else ""))
+    return "\n".join(lines)
+
+
 def _cmd_solvers(args) -> int:
     from cdibench.solvers.registry import SOLVERS
 
-    for name, info in SOLVERS.items():
-        print(f"{name:14s} {', '.join(info.kinds):18s} {info.description}")
+    if args.name:
+        print(_solver_text(args.name))
+        return 0
+    width = max(map(len, SOLVERS))
+    for name, solver in SOLVERS.items():
+        print(f"{name:{width}s}  {', '.join(solver.kinds):16s} {solver.description}")
     return 0
 
 
@@ -182,9 +223,10 @@ def _cmd_info(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdibench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cdibench {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("simulate", help="simulate one dataset spec into a CXI file")
-    p.add_argument("spec", help="dataset spec (TOML)")
+    p.add_argument("spec", help="dataset spec: a TOML file or a shipped spec's name (quick-cdi, ...)")
     p.add_argument("-o", "--output", required=True, help="output .cxi file")
     p.add_argument("--seed", type=int, help="override the spec's seed")
     p.add_argument("--floor", action="store_true",
@@ -228,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="reconstruction (.h5)")
     p.add_argument("--dataset", help="dataset (.cxi), if not the one recorded in the file")
     p.set_defaults(func=_cmd_score)
-    p = sub.add_parser("solvers", help="list the solvers and the kinds they handle")
+    p = sub.add_parser("solvers", help="list the solvers and the kinds they handle; with NAME, that "
+                       "solver's options, defaults and tunable ranges")
+    p.add_argument("name", nargs="?", help="a solver's name")
     p.set_defaults(func=_cmd_solvers)
     p = sub.add_parser("inspect", help="summarise a CXI dataset")
     p.add_argument("file")

@@ -1,4 +1,5 @@
-"""Frozen config dataclasses from plain mappings (TOML tables), with errors that name the field."""
+"""Frozen config dataclasses from plain mappings (TOML tables), with errors that name the field;
+:func:`option` declares a field with its one-line meaning (shown by ``cdibench solvers NAME``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+
+
+def option(default, meaning: str):
+    """A dataclass field with ``default`` and its one-line ``meaning`` (read by :func:`meaning`)."""
+    return dataclasses.field(default=default, metadata={"meaning": meaning})
+
+
+def meaning(field: dataclasses.Field) -> str:
+    """The one-line meaning :func:`option` gave ``field`` ("" if none)."""
+    return field.metadata.get("meaning", "")
 
 
 def _check_type(path: str, value, annotation):

@@ -26,12 +26,18 @@ class Kind:
         ``truth.delta`` / ``truth.beta``) or "crystal" (the complex Bragg density (n_z, n_y, n_x),
         scored against ``truth.object`` by its strain phase).
     angles: "none" (one angle), "tomography" (rotations about y) or "rocking" (Bragg rocking curve).
-    detection: the detections the kind allows; the first is the default.
+    detection: the detections the kind allows, in a spec and in a dataset alike.
     scanned: a ptychographic scan (many positions per angle); False: one frame per angle (CDI,
         full field) with a single coherent illumination mode.
     twin: the twin-image ambiguity of single-pattern CDI (the conjugate, rotated 180 degrees,
         explains the data equally): alignment tries it and fits no amplitude scale.
+    support: the object lies inside a known support (single-pattern CDI): the simulator draws it,
+        the dataset carries it, and only the exit wave inside it reaches the detector.
     figure: the figure family that shows a reconstruction: "object", "volume" or "crystal".
+    scoring: the score family of cdibench.metrics.evaluate: "object" (aligned complex object and FRC
+        in the illuminated region), "volume" (delta or beta and FSC in the measured volume) or
+        "crystal" (strain phase in the lit support, no resolution curve).
+    truth_fields: the ``truth`` (and Reconstruction) fields the scores compare.
     """
 
     name: str
@@ -41,6 +47,7 @@ class Kind:
     detection: tuple[str, ...]
     scanned: bool
     twin: bool = False
+    support: bool = False
 
     def __post_init__(self):
         if self.sample not in SAMPLES or self.angles not in ANGLES or not set(self.detection) <= set(DETECTIONS):
@@ -65,8 +72,21 @@ class Kind:
         return self.angles == "tomography"
 
     @property
+    def crystal(self) -> bool:
+        """A crystal in Bragg geometry: 2theta, rocking angles, probe-centre offsets, a 3D complex truth."""
+        return self.sample == "crystal"
+
+    @property
     def figure(self) -> str:
         return {"thin": "object", "volume": "volume", "crystal": "crystal"}[self.sample]
+
+    @property
+    def scoring(self) -> str:
+        return {"thin": "object", "volume": "volume", "crystal": "crystal"}[self.sample]
+
+    @property
+    def truth_fields(self) -> tuple[str, ...]:
+        return ("delta", "beta") if self.sample == "volume" else ("object",)
 
     def allows(self, detection: str) -> bool:
         return detection in self.detection
@@ -74,14 +94,14 @@ class Kind:
 
 _TABLE = (
     Kind("cdi", "far-field coherent diffractive imaging: one pattern, known support",
-         "thin", "none", ("far",), scanned=False, twin=True),
+         "thin", "none", ("far",), scanned=False, twin=True, support=True),
     Kind("ptycho-far", "far-field ptychography of a thin object", "thin", "none", ("far",), scanned=True),
     Kind("ptycho-near", "near-field (Fresnel) ptychography of a thin object", "thin", "none", ("near",),
          scanned=True),
     Kind("multislice", "single-angle ptychography of a thick object (multislice)", "volume", "none",
-         ("far", "near"), scanned=True),
+         ("far",), scanned=True),
     Kind("multislice-tomo", "multi-angle multislice ptychography: 3D beyond the depth of focus", "volume",
-         "tomography", ("far", "near"), scanned=True),
+         "tomography", ("far",), scanned=True),
     Kind("fullfield-tomo", "full-field (projection or near-field) tomography", "volume", "tomography",
          ("near",), scanned=False),
     Kind("bragg", "multi-angle Bragg ptychography of a strained crystal", "crystal", "rocking", ("far",),

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from cdibench import units
-from cdibench.physics.noise import NoiseConfig
-from cdibench.simulation.simulate import simulate
 from cdibench.data.spec import load_spec
+from cdibench.physics.noise import NoiseConfig
+from cdibench.simulation import simulate
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 THIN = ("quick-cdi", "quick-ptycho-far", "quick-ptycho-near")

@@ -8,10 +8,12 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from ad_helpers import DATASETS, equal_discretisation  # noqa: E402
-from cdibench.metrics.evaluate import score  # noqa: E402
-from cdibench.simulation.simulate import simulate  # noqa: E402
-from cdibench.solvers.registry import reconstruct, solver_config  # noqa: E402
+
 from cdibench.data.spec import load_spec  # noqa: E402
+from cdibench.harness.reconstruct import reconstruct  # noqa: E402
+from cdibench.metrics.evaluate import score  # noqa: E402
+from cdibench.simulation import simulate  # noqa: E402
+from cdibench.solvers.registry import solver_config  # noqa: E402
 
 
 def _run(ds, solver, **options):

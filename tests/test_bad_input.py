@@ -28,16 +28,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdibench import units
-
-from cdibench.data import cxi as io
-
-from cdibench.harness import runner
 from cdibench.cli import main
+from cdibench.data import cxi as io
 from cdibench.data.dataset import Dataset, Geometry
-from cdibench.solvers.registry import reconstruct, solver_config
 from cdibench.data.spec import load_spec, spec_from_mapping, spec_from_toml, tomllib
-from cdibench.harness.suite import load_suite
 from cdibench.data.validate import validate_dataset
+from cdibench.harness import runner
+from cdibench.harness.reconstruct import reconstruct
+from cdibench.harness.suite import load_suite
+from cdibench.solvers.registry import solver_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"
@@ -337,7 +336,7 @@ def test_translation_in_px_fails_fast_without_allocating(tmp_path):
 
 
 def test_spec_positions_in_wrong_unit_fail_before_the_heavy_simulation():
-    from cdibench.simulation.simulate import simulate
+    from cdibench.simulation import simulate
 
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"positions_px.*outside the object.*expected col positions in \[0, 48\]"):

@@ -17,11 +17,16 @@ import pytest
 from scipy.optimize import brentq, minimize_scalar
 
 from cdibench.data import cxi as io
+from cdibench.data.spec import load_spec, spec_from_mapping
 from cdibench.metrics.evaluate import score
 from cdibench.phantoms.crystal import CrystalConfig, crystal_fields, displacement_m
-from cdibench.physics.bragg import BraggGeometry, bragg_intensities, crystal_density, two_theta_rad
-from cdibench.simulation.simulate import simulate
-from cdibench.data.spec import load_spec, spec_from_mapping
+from cdibench.physics.bragg import (
+    BraggGeometry,
+    bragg_intensities,
+    crystal_density,
+    two_theta_rad,
+)
+from cdibench.simulation import simulate
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 ENERGY_KEV, D_111_M, VOXEL_M, N = 9.0, 2.355e-10, 10e-9, 32
@@ -290,7 +295,8 @@ def test_ad_bragg_recovers_the_strain_phase(poisson, bound):
     beam that no Bragg data fix. The true strain phase spans -1.1 .. 1.1 rad (RMS 0.39 rad).
     Measured: RMS phase error 0.048 rad noise-free, 0.047 rad with Poisson noise (1e6 photons in
     the brightest frame); complex NRMSE 0.09 both. Bounds: 3x (phase), 2x (NRMSE)."""
-    from cdibench.solvers.registry import reconstruct, solver_config
+    from cdibench.harness.reconstruct import reconstruct
+    from cdibench.solvers.registry import solver_config
     ds = tiny(poisson=poisson)
     rec = reconstruct(ds, "ad-bragg", solver_config("ad-bragg", {"iterations": 150, "metrics_every": 50}),
                       progress=False)

@@ -27,6 +27,7 @@ def test_simulate_reconstruct_score(tmp_path, capsys):
     (["inspect", "missing.cxi"], "missing.cxi"),
     (["reconstruct", "missing.cxi", "--solver", "nope", "-o", "x.h5"], "solver = 'nope'"),
     (["reconstruct", "missing.cxi", "--solver", "hio", "--option", "bad", "-o", "x.h5"], "KEY=VALUE"),
+    (["solvers", "nope"], "solver = 'nope' is unknown: expected one of hio, er, epie"),
 ])
 def test_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, field):
     monkeypatch.chdir(tmp_path)
@@ -40,3 +41,21 @@ def test_bad_spec_value_is_one_line(tmp_path, capsys):
     spec.write_text((DATASETS / "quick-cdi.toml").read_text().replace("energy_kev = 8.0", "energy_kev = -8.0"))
     assert main(["simulate", str(spec), "-o", str(tmp_path / "x.cxi")]) == 2
     assert "geometry.energy_kev" in capsys.readouterr().err
+
+
+def test_solvers_lists_every_solver_and_one_solvers_options(capsys):
+    """`cdibench solvers` lists names, kinds and descriptions; `cdibench solvers NAME` each option
+    with its type, the solver's effective default and its meaning, and the tunable ranges."""
+    assert main(["solvers"]) == 0
+    listing = capsys.readouterr().out
+    assert "ad-ptycho" in listing and "ptycho-far" in listing and "error reduction" in listing
+    assert main(["solvers", "ad-ptycho"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "kinds: ptycho-far"
+    end = lines.index("tunable ranges:")
+    options = {line.split()[0]: line.split(maxsplit=3)[1:] for line in lines[3:end]}
+    assert options["learning_rate"][:2] == ["float", "0.05"]  # the solver's default, not FitConfig's 0.01
+    assert options["optimizer"][:2] == ["str", '"adam"'] and options["jit_compile"][:2] == ["bool", "true"]
+    assert "learning rate" in options["learning_rate"][2]
+    tunable = lines[end + 1:]
+    assert "  learning_rate          [0.0001, 1] log" in tunable

@@ -5,13 +5,18 @@ what the plain expressions compute."""
 import numpy as np
 import pytest
 
+from cdibench.physics import tomography
 from cdibench.physics.fft import fft2, fourier_shift
-from cdibench.physics.forward import _centre_crop, _centre_crop_unshifted, farfield_intensity, nearfield_intensity
+from cdibench.physics.forward import (
+    _centre_crop,
+    _centre_crop_unshifted,
+    farfield_intensity,
+    nearfield_intensity,
+)
 from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel
-from cdibench.physics import tomography
 from cdibench.physics.ptychography import extract_patches, shifted_probes
-from cdibench.simulation.simulate import _rotated, _rotations
+from cdibench.simulation.transmission import _rotated, _rotations
 
 RNG = np.random.default_rng(3)
 

@@ -17,14 +17,20 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from cdibench import metrics, units
-
-from cdibench.metrics import evaluate
-from cdibench.data.dataset import Dataset, Geometry, GroundTruth
-from cdibench.figures import (fig_convergence, fig_object_panels, fig_resolution_curves, fig_speed_bars,
-                              fig_volume_panels, make_figures, phase_display)
+from cdibench import kinds, metrics, units
 from cdibench.data.cxi import save_cxi
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.data.reconstruction import Reconstruction, save_reconstruction
+from cdibench.figures import (
+    fig_convergence,
+    fig_object_panels,
+    fig_resolution_curves,
+    fig_speed_bars,
+    fig_volume_panels,
+    make_figures,
+    phase_display,
+)
+from cdibench.metrics import evaluate
 
 ENERGY_KEV = 0.954
 VOXEL_M = 1e-9
@@ -63,7 +69,7 @@ def thin_object(seed: int = 3) -> np.ndarray:
 def make_dataset(kind: str, seed: int = 0) -> Dataset:
     """A valid tiny Dataset of kind "multislice-tomo" (4 angles, 2x3 raster) or "ptycho-far" (3x3)."""
     rng = np.random.default_rng(seed)
-    tomo = kind == "multislice-tomo"
+    tomo = kinds.kind(kind).tomography
     if tomo:
         object_shape = VOLUME[1:]
         grid = np.stack(np.meshgrid([0, 4], [0, 6, 12], indexing="ij"), -1).reshape(-1, 2)
@@ -345,13 +351,18 @@ def test_make_figures_writes_every_figure_and_skips_what_is_broken(results):
 
 
 def test_make_figures_volume_rows_are_thick_then_control(results, tomo):
-    from cdibench.figures.results import _Store, _first_seed, _volume_panels, load_records
+    from cdibench.figures.results import (
+        _first_seed,
+        _Store,
+        _volume_panels,
+        load_records,
+    )
 
     records = [r for r in load_records_quiet(results, load_records) if r.get("status") == "ok"]
     by_case = {c: _first_seed([r for r in records if r["case"] == c]) for c in ("tomo-thick", "tomo-thick-control")}
-    kinds = dict.fromkeys(by_case, "multislice-tomo")
+    case_kinds = dict.fromkeys(by_case, "multislice-tomo")
     out_dir = results / "figures-rows"
-    paths = _volume_panels(by_case, kinds, _Store(results), out_dir)
+    paths = _volume_panels(by_case, case_kinds, _Store(results), out_dir)
     assert [p.name for p in paths] == ["volumes-tomo-thick.png", "volumes-tomo-thick.pdf"]
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.fft as sfft
 
-import cdibench.simulation.simulate as sim
-from cdibench.harness.floor import fft_plan, floor_seconds, simulator_fft_plan
-from cdibench.simulation.simulate import simulate
-from cdibench.solvers.registry import solver_config
+import cdibench.simulation.transmission as sim
 from cdibench.data.spec import load_spec
+from cdibench.harness.floor import fft_plan, floor_seconds, simulator_fft_plan
+from cdibench.simulation import simulate
+from cdibench.solvers.registry import solver_config
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 

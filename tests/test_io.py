@@ -18,10 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdibench import units
-
+from cdibench import kinds, units
 from cdibench.data import cxi as io
-from cdibench.data.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.data.inspection import inspect_png, summarize
 from cdibench.data.validate import validate_dataset
 
@@ -36,8 +35,9 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
                  mask_per_frame: bool = False) -> Dataset:
     """A small valid Dataset of ``kind`` with random content (fixed seed)."""
     rng = np.random.default_rng(seed)
-    n_angles = 3 if kind.endswith("-tomo") or kind == "bragg" else 1  # bragg: rocking angles
-    n_positions = 1 if kind in ("cdi", "fullfield-tomo") else 5
+    traits = kinds.kind(kind)
+    n_angles = 3 if traits.multi_angle else 1  # bragg: rocking angles
+    n_positions = 5 if traits.scanned else 1
     ny, nx = PATTERN
     if n_positions == 1:
         object_shape, positions = PATTERN, np.zeros((n_angles, 1, 2))
@@ -45,10 +45,10 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
         object_shape = (40, 36)
         high = np.array(object_shape) - PATTERN
         positions = rng.uniform(0, high, size=(n_angles, n_positions, 2))
-    if kind in FARFIELD_KINDS:
+    if traits.detection[0] == "far":
         geometry = Geometry(ENERGY_KEV, 2.0, 75e-6,
                             float(units.farfield_pixel_size_m(ENERGY_KEV, 2.0, 75e-6, ny)), "far",
-                            0.6 if kind == "bragg" else 0.0)
+                            0.6 if traits.crystal else 0.0)
     else:
         geometry = Geometry(ENERGY_KEV, 0.05, 50e-9, 50e-9, "near")
     shape4 = (n_angles, n_positions, ny, nx)
@@ -61,14 +61,14 @@ def make_dataset(kind: str = "ptycho-far", seed: int = 0, truth: bool = True,
     if truth:
         delta = rng.random((4, *object_shape), dtype=np.float32) * 1e-6
         beta = rng.random((4, *object_shape), dtype=np.float32) * 1e-8
-        obj = np.exp(1j * rng.normal(size=delta.shape if kind == "bragg" else object_shape)).astype(np.complex64)
+        obj = np.exp(1j * rng.normal(size=delta.shape if traits.crystal else object_shape)).astype(np.complex64)
         true_positions = positions + rng.normal(scale=0.1, size=positions.shape)
         gt = GroundTruth(delta, beta, 50e-9, obj, probe[:1] * 2, true_positions)
     return Dataset(
         kind=kind, intensities=intensities, positions_px=positions, probe_guess=probe, mask=mask,
         geometry=geometry, angles_rad=np.linspace(0, np.pi, n_angles, endpoint=False),
         object_shape=object_shape,
-        support=rng.random(object_shape) > 0.5 if kind == "cdi" else None, truth=gt,
+        support=rng.random(object_shape) > 0.5 if traits.support else None, truth=gt,
         spec_toml=f'name = "test-{kind}"\nseed = {seed}\n', seed=seed,
         provenance={"git_commit": "0123abc", "numpy": np.__version__})
 
@@ -103,9 +103,9 @@ def assert_same(a: Dataset, b: Dataset):
 
 # ------------------------------------------------------------------------------- round trip
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", kinds.NAMES)
 def test_round_trip_every_kind(tmp_path, kind):
-    ds = make_dataset(kind, seed=KINDS.index(kind))
+    ds = make_dataset(kind, seed=kinds.NAMES.index(kind))
     back = io.load_cxi(io.save_cxi(ds, tmp_path / f"{kind}.cxi"))
     assert_same(validate_dataset(ds), back)
 

@@ -8,11 +8,12 @@ import tempfile
 
 import numpy as np
 import pytest
-
 from ad_helpers import equal_discretisation
+
+from cdibench.harness.reconstruct import reconstruct
 from cdibench.metrics.evaluate import score
 from cdibench.peers.cdtools_adapter import CdtoolsConfig
-from cdibench.solvers.registry import SOLVERS, reconstruct, solver_config
+from cdibench.solvers.registry import SOLVERS, solver_config
 
 
 def _rel(a, b):
@@ -108,9 +109,10 @@ def assert_forward_reproduces(ds, forward):
 def _with_modes(n_modes):
     """equal_discretisation("quick-ptycho-far") with a partially coherent probe of n_modes modes."""
     from ad_helpers import DATASETS
-    from cdibench.physics.noise import NoiseConfig
-    from cdibench.simulation.simulate import simulate
+
     from cdibench.data.spec import load_spec
+    from cdibench.physics.noise import NoiseConfig
+    from cdibench.simulation import simulate
 
     spec = load_spec(DATASETS / "quick-ptycho-far.toml")
     spec = dataclasses.replace(
@@ -124,9 +126,10 @@ def _with_modes(n_modes):
 
 
 def test_cdtools_reconstruction_converges(cdtools):
-    from cdibench.simulation.simulate import simulate
-    from cdibench.data.spec import load_spec
     from ad_helpers import DATASETS
+
+    from cdibench.data.spec import load_spec
+    from cdibench.simulation import simulate
 
     ds = simulate(load_spec(DATASETS / "quick-ptycho-far.toml"), progress=False)  # noisy, 2x finer sim
     config = solver_config("cdtools-fancyptycho", {"iterations": 40, "lr": 0.05, "batch_size": 6, "torch_threads": 1,

@@ -12,8 +12,9 @@ import pytest
 from ad_helpers import DATASETS, equal_discretisation
 from test_peers import _rel, _with_modes, assert_forward_reproduces
 
+from cdibench.harness.reconstruct import reconstruct
 from cdibench.metrics.evaluate import metric_function, score
-from cdibench.solvers.registry import SOLVERS, reconstruct, solver_config
+from cdibench.solvers.registry import SOLVERS, solver_config
 
 ENGINES = ("ptychi-lsqml", "ptychi-dm", "ptychi-epie")
 
@@ -85,8 +86,8 @@ def test_ptychi_shifts_only_the_first_probe_mode(ptychi):
 
 @pytest.fixture(scope="module")
 def noisy():
-    from cdibench.simulation.simulate import simulate
     from cdibench.data.spec import load_spec
+    from cdibench.simulation import simulate
 
     return simulate(load_spec(DATASETS / "quick-ptycho-far.toml"), progress=False)  # 2x finer sim
 

@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdibench.metrics.evaluate import score
-from cdibench.simulation.simulate import simulate
-from cdibench.solvers.registry import SOLVERS, reconstruct, solver_config
-from cdibench.data.dataset import KINDS
 from cdibench.data.spec import load_spec
+from cdibench.harness.reconstruct import reconstruct
+from cdibench.kinds import KINDS
+from cdibench.metrics.evaluate import score
+from cdibench.simulation import simulate
+from cdibench.solvers.registry import SOLVERS, solver_config
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -96,3 +97,55 @@ def test_a_volume_of_another_depth_than_the_truth_is_scored_centred(n_slices):
     rec = reconstruct(ds, "ad-multislice", solver_config("ad-multislice", {"iterations": 2, "n_slices": n_slices}),
                       progress=False)
     assert rec.delta.shape[0] == n_slices and np.isfinite(score(ds, rec)["nrmse"])
+
+
+@pytest.mark.parametrize("name", list(SOLVERS))
+def test_declarations_name_real_options_with_meanings_and_valid_ranges(name):
+    """Every option has its one-line meaning; defaults and tunable ranges name options of the
+    solver's config, and both ends of every range are accepted values."""
+    import dataclasses
+
+    from cdibench.config import meaning
+
+    solver = SOLVERS[name]
+    fields = {f.name: f for f in dataclasses.fields(solver.config)}
+    assert solver.description and set(solver.kinds) <= set(KINDS)
+    assert all(meaning(f) for f in fields.values()), [f for f in fields if not meaning(fields[f])]
+    assert set(solver.defaults) <= set(fields) and set(solver.tunable) <= set(fields)
+    for option, bounds in solver.tunable.items():
+        for value in (bounds.low, bounds.high):
+            solver_config(name, {option: int(value) if bounds.integer else float(value)})
+
+
+def test_registry_refuses_a_second_solver_of_one_name_and_names_the_known_ones():
+    from cdibench.solvers.registry import get_solver, register
+
+    with pytest.raises(ValueError, match="'epie' is already registered"):
+        register(SOLVERS["epie"])
+    with pytest.raises(ValueError, match="'hoi' is unknown: expected one of hio, er"):
+        get_solver("hoi")
+
+
+def test_listing_the_solvers_and_their_options_loads_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; from cdibench.cli import main; main(['solvers']); main(['solvers', 'ad-tomo']); "
+            "import cdibench.harness.memory, cdibench.harness.floor; "
+            "assert 'tensorflow' not in sys.modules and 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("name, case", [("hio", "quick-cdi"), ("er", "quick-cdi"), ("epie", "quick-ptycho-far"),
+                                        ("rpie", "quick-ptycho-far"), ("ad-cdi", "quick-cdi")])
+def test_step_is_one_iteration_of_run(name, case):
+    """``step`` runs the iterations ``run`` loops over: from one set-up, k steps give the losses of
+    a k-iteration run, exactly (same random draws, same arithmetic)."""
+    from cdibench.data.validate import validate_dataset
+
+    config = solver_config(name, {"iterations": 4, "hio_iter": 2, "er_iter": 1} if name == "hio" else {"iterations": 4})
+    ds = validate_dataset(dataset(case))
+    state = SOLVERS[name].setup(ds, config, None)
+    steps = [SOLVERS[name].step(state) for _ in range(4)]
+    rec = reconstruct(ds, name, config, progress=False)
+    np.testing.assert_array_equal(rec.history["loss"], np.array(steps, np.float64))

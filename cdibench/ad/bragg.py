@@ -1,4 +1,5 @@
-"""TensorFlow model of multi-angle Bragg ptychography (kind 'bragg') and its solver wiring.
+"""TensorFlow model of multi-angle Bragg ptychography (kind 'bragg'); its solver wiring is in
+cdibench/ad/solvers.py.
 
 The model mirrors :mod:`cdibench.physics.bragg` (frame, signs and approximations are stated there):
 for rocking angle ``a`` and scan position ``p``,
@@ -15,19 +16,18 @@ are folded into the probe columns and the prediction comes out in the data's cen
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import asdict
-
 import numpy as np
 import tensorflow as tf
 
-from cdibench.ad.devices import device_name
-from cdibench.ad.fit import fit
 from cdibench.ad.models import Model
 from cdibench.ad.tfops import fft2c
-from cdibench.physics.bragg import BraggGeometry, exit_waves, illumination, rocking_ramp, sheared_probes
-from cdibench.harness.provenance import provenance
-from cdibench.data.reconstruction import Reconstruction
+from cdibench.physics.bragg import (
+    BraggGeometry,
+    exit_waves,
+    illumination,
+    rocking_ramp,
+    sheared_probes,
+)
 
 
 def dataset_geometry(dataset) -> BraggGeometry:
@@ -133,29 +133,3 @@ def bragg_model(dataset, probe, shape, *, support_threshold: float = 0.0, shrink
 
     return Model(variables=variables, forward=forward, constrain=constrain, estimate=estimate,
                  trainable=("crystal_re", "crystal_im"))
-
-
-def volume_depth(dataset, n_slices: int = 0) -> int:
-    """Slices of the reconstructed crystal: ``n_slices``, else the spec's phantom.shape_px[0], else n_y."""
-    if n_slices:
-        return n_slices
-    if dataset.spec_toml:
-        from cdibench.data.spec import spec_from_toml
-        return int(spec_from_toml(dataset.spec_toml).phantom.shape_px[0])
-    return int(dataset.pattern_shape[0])
-
-
-def solve_bragg(name: str, dataset, config, recorder, device: str | None = None) -> Reconstruction:
-    """Reconstruct the complex 3D crystal of a 'bragg' dataset with the generic fit loop."""
-    shape = (volume_depth(dataset, config.n_slices),) + tuple(dataset.pattern_shape)
-    with tf.device(device) if device else contextlib.nullcontext():
-        steps_per_iteration = dataset.n_angles * -(-dataset.n_positions // (config.batch_size or dataset.n_positions))
-        model = bragg_model(dataset, dataset.probe_guess, shape, support_threshold=config.support_threshold,
-                            shrinkwrap_threshold=config.shrinkwrap_threshold,
-                            shrinkwrap_sigma_px=config.shrinkwrap_sigma_px,
-                            shrinkwrap_after_steps=config.shrinkwrap_after * steps_per_iteration)
-        result = fit(model, dataset.intensities, dataset.mask, config, recorder)
-    return Reconstruction(solver=name, config=asdict(config), history=recorder.history(),
-                          status=result.status, message=result.message,
-                          provenance=provenance(seed=config.seed, device=device_name(device)),
-                          **model.estimate(model.variables))

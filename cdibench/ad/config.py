@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdibench.config import require
+from cdibench.config import option, require
 
 OPTIMIZER_NAMES = ("adam", "gd")
 LOSS_NAMES = ("amplitude", "intensity", "poisson")
@@ -13,30 +13,25 @@ LOSS_NAMES = ("amplitude", "intensity", "poisson")
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Options of every AD solver.
+    """Options of every AD solver (the meaning of each: ``cdibench solvers NAME``). XLA
+    (jit_compile) fuses the elementwise work between FFTs: measured 1.2-4x faster per epoch on
+    CPU, at a few seconds of compile time."""
 
-    learning_rate: for the object/volume unknowns; probe_learning_rate: for the probe (default:
-    the same); decay_to: fraction of the learning rates reached at the last iteration (geometric
-    decay per epoch; 1 = constant); probe_after: iterations before the probe is refined; batch_size: positions per step
-    (0 = all positions of one angle); loss: amplitude | intensity | poisson; tv_weight, l1_weight:
-    regularisers on the object/volume; jit_compile: XLA-compile the step (fuses the elementwise
-    work between FFTs; measured 1.2-4x faster per epoch on CPU, at a few seconds of compile time).
-    """
-
-    iterations: int = 100
-    optimizer: str = "adam"
-    learning_rate: float = 0.01
-    probe_learning_rate: float | None = None
-    decay_to: float = 1.0
-    refine_probe: bool = True
-    probe_after: int = 0
-    batch_size: int = 0
-    loss: str = "amplitude"
-    tv_weight: float = 0.0
-    l1_weight: float = 0.0
-    jit_compile: bool = True
-    metrics_every: int = 10
-    seed: int = 0
+    iterations: int = option(100, "epochs (passes over every position of every angle)")
+    optimizer: str = option("adam", f"one of {', '.join(OPTIMIZER_NAMES)}")
+    learning_rate: float = option(0.01, "learning rate of the object / volume unknowns")
+    probe_learning_rate: float | None = option(None, "learning rate of the probe (None: learning_rate)")
+    decay_to: float = option(1.0, "fraction of the learning rates reached at the last iteration "
+                                  "(geometric decay per epoch; 1: constant)")
+    refine_probe: bool = option(True, "refine the probe too")
+    probe_after: int = option(0, "iterations before the probe is refined")
+    batch_size: int = option(0, "positions per optimiser step (0: all positions of one angle)")
+    loss: str = option("amplitude", f"data loss: one of {', '.join(LOSS_NAMES)}")
+    tv_weight: float = option(0.0, "weight of the total-variation regulariser on the object / volume")
+    l1_weight: float = option(0.0, "weight of the L1 regulariser on the object / volume")
+    jit_compile: bool = option(True, "XLA-compile the epoch")
+    metrics_every: int = option(10, "iterations between metric evaluations (untimed)")
+    seed: int = option(0, "seed of the minibatch order")
 
     def __post_init__(self):
         require(self.iterations >= 0, "iterations", self.iterations, ">= 0")
@@ -53,16 +48,14 @@ class FitConfig:
 
 @dataclass(frozen=True)
 class VolumeFitConfig(FitConfig):
-    """FitConfig plus the reconstruction volume's slice count (0: the sample thickness stated in
-    the dataset's spec, in voxels, else as many slices as columns: a cube for tomography) and the
-    choice of a projection-approximation model (no diffraction inside the sample)."""
+    """FitConfig plus the reconstruction volume's slice count and the choice of a
+    projection-approximation model."""
 
-    n_slices: int = 0
-    refine_probe: bool = False
-    projection_approximation: bool = False
+    n_slices: int = option(0, "slices of the volume (0: the sample thickness stated in the dataset's "
+                              "spec, in voxels, else as many slices as columns)")
+    refine_probe: bool = option(False, "refine the probe too (never for full-field tomography)")
+    projection_approximation: bool = option(False, "no diffraction inside the sample: one projected slice")
 
     def __post_init__(self):
         super().__post_init__()
         require(self.n_slices >= 0, "n_slices", self.n_slices, ">= 0")
-
-

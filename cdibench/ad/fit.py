@@ -1,6 +1,8 @@
 """The one generic fit loop: minibatches of (angle, positions), a compiled epoch, history, divergence.
 
-It knows a Model only through ``forward``, ``constrain``, ``variables`` and ``trainable``.
+It knows a Model only through ``forward``, ``constrain``, ``variables`` and ``trainable``. A fit is
+set up once (:func:`prepare_fit`: the compiled trainer and its warm-up, untimed), then iterated
+(:func:`run_fit`, or one epoch at a time with :func:`fit_epoch`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def _weights(mask: np.ndarray, dtype) -> tf.Tensor:
 
 class Trainer:
     """The compiled optimisation of one model on one dataset: ``epoch(batches)`` runs one epoch of
-    minibatches (:meth:`batches`) and returns the summed loss. Used by :func:`fit` and, unchanged,
-    by the asv benchmarks, so that what is timed is what runs.
+    minibatches (:meth:`batches`) and returns the summed loss. Built by :func:`prepare_fit`; the
+    solvers' runs and the asv benchmarks' steps both iterate it (:func:`fit_epoch`), so that what is
+    timed is what runs.
 
     intensities: float (n_angles, n_positions, n_y, n_x); mask: uint32, (n_y, n_x) or the
     intensities' shape, 0 = good.
@@ -117,20 +120,44 @@ class Trainer:
             v.assign(value)
 
 
-def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, recorder) -> FitResult:
-    """Minimise the data loss (+ regularisers) over the model's trainable variables (see
-    :class:`Trainer` for the arrays). The first epoch (or one minibatch of each size, when their
-    sizes differ) is traced and run once untimed (warm-up), then the variables and optimiser state
-    are restored and the clock restarted."""
+@dataclass
+class FitState:
+    """A fit between its untimed set-up (:func:`prepare_fit`) and its iterations: the model, its
+    compiled :class:`Trainer`, the minibatch-order generator and the iterations run so far."""
+
+    model: object
+    config: FitConfig
+    trainer: Trainer
+    rng: np.random.Generator
+    iteration: int = 0
+
+
+def prepare_fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig) -> FitState:
+    """Build the :class:`Trainer` (arrays as there) and warm it up: the first epoch (or one
+    minibatch of each size, when their sizes differ) is traced and run once, then the variables and
+    optimiser state are restored. Everything here is set-up, outside the timed iterations."""
     trainer = Trainer(model, intensities, mask, config)
     rng = np.random.default_rng(config.seed)
     trainer.warm_up(rng)
-    recorder.restart()
+    return FitState(model, config, trainer, rng)
+
+
+def fit_epoch(state: FitState) -> float:
+    """One iteration: the next epoch at its learning-rate scale and probe switch -> its summed loss."""
+    state.iteration += 1
+    config, trainer = state.config, state.trainer
+    trainer.probe_on.assign(config.refine_probe and state.iteration > config.probe_after)
+    trainer.optimizer.scale.assign(config.decay_to ** ((state.iteration - 1) / max(config.iterations - 1, 1)))
+    return trainer.epoch(trainer.batches(state.rng))
+
+
+def run_fit(state: FitState, recorder) -> FitResult:
+    """The iterations of a prepared fit, each recorded; a non-finite loss restores the last finite
+    variables and stops (status "diverged")."""
+    model, config = state.model, state.config
     last_finite = [v.numpy() for v in model.variables.values()]
     for iteration in range(1, config.iterations + 1):
-        trainer.probe_on.assign(config.refine_probe and iteration > config.probe_after)
-        trainer.optimizer.scale.assign(config.decay_to ** ((iteration - 1) / max(config.iterations - 1, 1)))
-        total = trainer.epoch(trainer.batches(rng))
+        total = fit_epoch(state)
         if not np.isfinite(total):
             for v, value in zip(model.variables.values(), last_finite):
                 v.assign(value)
@@ -140,3 +167,12 @@ def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, rec
                            force_metrics=iteration == config.iterations):
             return FitResult("ok", f"time budget reached after {iteration} iterations", iteration)
     return FitResult("ok", "", config.iterations)
+
+
+def fit(model, intensities: np.ndarray, mask: np.ndarray, config: FitConfig, recorder) -> FitResult:
+    """Minimise the data loss (+ regularisers) over the model's trainable variables (see
+    :class:`Trainer` for the arrays): :func:`prepare_fit` (untimed), the recorder's clock
+    restarted, then :func:`run_fit`."""
+    state = prepare_fit(model, intensities, mask, config)
+    recorder.restart()
+    return run_fit(state, recorder)

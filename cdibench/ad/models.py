@@ -136,8 +136,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(tf.gather(indices, angle), positions))
         patches = tf.reshape(patches, (-1, 1) + window)
         wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions) * patches
-        far = detect(wave)
-        return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
+        return _mode_intensity(detect(wave))
 
     def constrain(v):
         if mask is not None:
@@ -171,8 +170,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     norm = _far_norm(dataset, window)
     rotating = bool(np.any(dataset.angles_rad != 0))
     indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype, x_before_y=rotating)
-    rotation = [tf.constant(t if t.dtype == np.int32 else t.astype(dtype))
-                for t in rotation_tables(dataset.angles_rad, n_z, n_x)] if rotating else []
+    rotation = _rotation_constants(dataset.angles_rad, n_z, n_x, dtype) if rotating else []
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
     # a rotated volume is stored x before y, (n_z, n_x, n_y), the layout tfops.rotate gathers from;
     # the windows are gathered from that layout too (indices above), so it is never transposed
@@ -186,40 +184,73 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     }
 
     def forward(v, angle, positions):
-        phase, absorption = v["phase"], v["absorption"]
-        if rotating:
-            # tf.gather, not [angle]: XLA needs slice bounds at compile time (one compile per angle)
-            tables = [tf.gather(t, angle) for t in rotation]
-            # one gather of rows twice as long instead of two: half the index work
-            phase, absorption = tf.split(rotate(tf.concat([phase, absorption], axis=2), *tables), 2, axis=2)
+        phase, absorption = _rotated(v["phase"], v["absorption"], rotation, angle)
         if projection:
             phase = tf.reduce_sum(phase, axis=0, keepdims=True)
             absorption = tf.reduce_sum(absorption, axis=0, keepdims=True)
         trans = tf.exp(tf.complex(-absorption, -phase))
-        # one flat index per voxel of each window, slice-major: gathering whole z columns instead
-        # (axis=1), XLA lays the result out z fastest, and each slice's multiply then reads one
-        # element per cache line
-        windows = tf.reshape(tf.gather(tf.gather(indices, angle), positions), [-1])
-        slice_offsets = tf.range(trans.shape[0]) * (n_y * n_x)
-        slices = tf.gather(tf.reshape(trans, [-1]), slice_offsets[:, None] + windows[None, :])
+        slices = _slice_windows(trans, tf.gather(tf.gather(indices, angle), positions), n_y * n_x, window)
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
-        for j, t in enumerate(tf.unstack(tf.reshape(slices, (slices.shape[0], -1, 1) + window))):
-            wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
-        far = detect(wave)
-        return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
+        return _mode_intensity(detect(_multislice(wave, slices, slice_kernel)))
 
     def constrain(v):
         v["phase"].assign(tf.maximum(v["phase"], 0))
         v["absorption"].assign(tf.maximum(v["absorption"], 0))
 
     def estimate(v):
-        k_dz = units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m
-        physical = {k: v[k].numpy() if axes is None else np.transpose(v[k].numpy(), np.argsort(axes))
-                    for k in ("phase", "absorption")}
-        return {"delta": (physical["phase"] / k_dz).astype(np.float32),
-                "beta": (physical["absorption"] / k_dz).astype(np.float32),
-                "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
+        return _volume_estimate(v, units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m, axes, scale)
 
     trainable = ("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
     return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far", axes)
+
+
+def _rotation_constants(angles_rad, n_z: int, n_x: int, dtype) -> list[tf.Tensor]:
+    """tfops.rotation_tables of every angle as constants: int32 indices, weights in ``dtype``."""
+    return [tf.constant(t if t.dtype == np.int32 else t.astype(dtype)) for t in rotation_tables(angles_rad, n_z, n_x)]
+
+
+def _rotated(phase, absorption, rotation, angle):
+    """Phase and absorption volumes (stored x before y) rotated to ``angle``; unchanged without
+    rotation tables (single angle)."""
+    if not rotation:
+        return phase, absorption
+    # tf.gather, not [angle]: XLA needs slice bounds at compile time (one compile per angle)
+    tables = [tf.gather(t, angle) for t in rotation]
+    # one gather of rows twice as long instead of two: half the index work
+    return tf.split(rotate(tf.concat([phase, absorption], axis=2), *tables), 2, axis=2)
+
+
+def _slice_windows(trans, window_indices, plane_size: int, window: tuple[int, int]):
+    """Each slice's transmission in each probe window: (n_slices, B, 1, w_y, w_x) from trans
+    (n_slices, plane) and the batch's flat window indices (B, w_y w_x) into one plane.
+
+    One flat index per voxel of each window, slice-major: gathering whole z columns instead
+    (axis=1), XLA lays the result out z fastest, and each slice's multiply then reads one element
+    per cache line."""
+    windows = tf.reshape(window_indices, [-1])
+    slice_offsets = tf.range(trans.shape[0]) * plane_size
+    slices = tf.gather(tf.reshape(trans, [-1]), slice_offsets[:, None] + windows[None, :])
+    return tf.reshape(slices, (slices.shape[0], -1, 1) + window)
+
+
+def _multislice(wave, slices, slice_kernel):
+    """Exit waves (B, m, w_y, w_x): transmit through the first slice, then propagate one slice
+    (angular spectrum, unshifted FFT order) and transmit, for each further slice."""
+    for j, t in enumerate(tf.unstack(slices)):
+        wave = wave * t if j == 0 else tf.signal.ifft2d(tf.signal.fft2d(wave) * slice_kernel) * t
+    return wave
+
+
+def _mode_intensity(far):
+    """Detected intensity (B, n_y, n_x) of waves (B, m, n_y, n_x): incoherent sum over the modes."""
+    return tf.reduce_sum(tf.math.real(far) ** 2 + tf.math.imag(far) ** 2, axis=1)
+
+
+def _volume_estimate(v, k_dz: float, axes, scale: float) -> dict:
+    """delta, beta float32 (n_z, n_y, n_x) and the probe complex64 (m, w_y, w_x) of the variables."""
+    physical = {k: v[k].numpy() if axes is None else np.transpose(v[k].numpy(), np.argsort(axes))
+                for k in ("phase", "absorption")}
+    return {"delta": (physical["phase"] / k_dz).astype(np.float32),
+            "beta": (physical["absorption"] / k_dz).astype(np.float32),
+            "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}

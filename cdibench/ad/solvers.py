@@ -1,43 +1,81 @@
-"""AD solvers: a Dataset and a FitConfig in, a Reconstruction out. The physics is in models.py,
-the optimisation in fit.py; this file only wires them to the data."""
+"""The TensorFlow side of the AD solver plug-ins (cdibench/solvers/ad_*.py): a Dataset and a
+config in, a prepared fit out (model built, trainer compiled and warmed up: untimed), then its
+iterations. The physics is in models.py and bragg.py, the optimisation in fit.py; this file only
+wires them to the data and to the device."""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict
+from dataclasses import dataclass
 
 import tensorflow as tf
 
+from cdibench.ad.bragg import bragg_model
+from cdibench.ad.bragg_config import BraggFitConfig
+from cdibench.ad.config import FitConfig
 from cdibench.ad.devices import device_name
-from cdibench.ad.config import FitConfig, VolumeFitConfig
-from cdibench.ad.fit import fit
+from cdibench.ad.fit import FitResult, FitState, fit_epoch, prepare_fit, run_fit
 from cdibench.ad.models import thin_model, volume_model
-from cdibench.harness.provenance import provenance
-from cdibench.data.reconstruction import Reconstruction
 from cdibench.data.spec import sample_depth_px
+from cdibench.kinds import kind
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A fit set up on ``device`` (a TensorFlow device such as '/GPU:0', or None: TensorFlow's choice)."""
 
-def _run(name, dataset, model, config, recorder, device: str | None) -> Reconstruction:
-    with tf.device(device) if device else contextlib.nullcontext():
-        result = fit(model, dataset.intensities, dataset.mask, config, recorder)
-    estimate = model.estimate(model.variables)
-    return Reconstruction(solver=name, config=asdict(config), history=recorder.history(),
-                          status=result.status, message=result.message,
-                          provenance=provenance(seed=config.seed, device=device_name(device)), **estimate)
+    fit: FitState
+    device: str | None
 
 
-def solve_thin(name: str, dataset, config: FitConfig, recorder, device: str | None = None) -> Reconstruction:
-    """'cdi' (known support, plane wave), 'ptycho-far' and 'ptycho-near'."""
-    refine = config.refine_probe and dataset.kind != "cdi"
-    model = thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support)
-    return _run(name, dataset, model, config, recorder, device)
+def _on(device: str | None):
+    return tf.device(device) if device else contextlib.nullcontext()
 
 
-def solve_volume(name: str, dataset, config: VolumeFitConfig, recorder, device: str | None = None) -> Reconstruction:
-    """'multislice', 'multislice-tomo' and 'fullfield-tomo': the volume as the unknown."""
+def fit_model(dataset, config: FitConfig):
+    """The model the AD solvers fit to ``dataset`` with ``config``, chosen by the kind table: the 2D
+    object for thin kinds ('cdi' with its known support and plane wave, 'ptycho-far',
+    'ptycho-near'), a volume of ``sample_depth_px(dataset, config.n_slices)`` slices for volume
+    kinds; the dataset's probe guess is refined on scanned kinds if the config says so."""
+    traits = kind(dataset.kind)
+    if traits.crystal:
+        raise ValueError(f"kind {dataset.kind!r}: a crystal has no thin or volume model (see prepare_bragg)")
+    refine = config.refine_probe and traits.scanned
+    if traits.thin:
+        return thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support)
     shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.object_shape)
-    refine = config.refine_probe and dataset.kind != "fullfield-tomo"
-    model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
-                         projection=config.projection_approximation)
-    return _run(name, dataset, model, config, recorder, device)
+    return volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
+                        projection=config.projection_approximation)
+
+
+def prepare(dataset, config: FitConfig, device: str | None = None) -> Prepared:
+    """The fit of :func:`fit_model` (thin and volume kinds), compiled and warmed up on ``device``."""
+    model = fit_model(dataset, config)
+    with _on(device):
+        return Prepared(prepare_fit(model, dataset.intensities, dataset.mask, config), device)
+
+
+def prepare_bragg(dataset, config: BraggFitConfig, device: str | None = None) -> Prepared:
+    """'bragg': the complex 3D crystal (n_slices, n_y, n_x) with the known probe."""
+    shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.pattern_shape)
+    steps_per_iteration = dataset.n_angles * -(-dataset.n_positions // (config.batch_size or dataset.n_positions))
+    with _on(device):
+        model = bragg_model(dataset, dataset.probe_guess, shape, support_threshold=config.support_threshold,
+                            shrinkwrap_threshold=config.shrinkwrap_threshold,
+                            shrinkwrap_sigma_px=config.shrinkwrap_sigma_px,
+                            shrinkwrap_after_steps=config.shrinkwrap_after * steps_per_iteration)
+        return Prepared(prepare_fit(model, dataset.intensities, dataset.mask, config), device)
+
+
+def run(prepared: Prepared, recorder) -> tuple[FitResult, dict, str]:
+    """The fit's iterations -> (its result, the model's estimate arrays, the device's name)."""
+    with _on(prepared.device):
+        result = run_fit(prepared.fit, recorder)
+    model = prepared.fit.model
+    return result, model.estimate(model.variables), device_name(prepared.device)
+
+
+def step(prepared: Prepared) -> float:
+    """One epoch of the fit (see cdibench.ad.fit.fit_epoch) -> its summed loss."""
+    with _on(prepared.device):
+        return fit_epoch(prepared.fit)

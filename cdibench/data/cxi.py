@@ -70,8 +70,8 @@ from cdibench.data.validate import (
     FieldValueError,
     validate_dataset,
 )
-from cdibench.harness.provenance import package_version
 from cdibench.physics.scans import object_shape_for_scan, top_left_positions
+from cdibench.provenance import package_version
 
 CXI_VERSION = 160
 EXTERNAL_MARGIN_PX = 8

@@ -6,9 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("cdi", "ptycho-far", "ptycho-near", "multislice", "multislice-tomo", "fullfield-tomo", "bragg")
-FARFIELD_KINDS = ("cdi", "ptycho-far", "multislice", "multislice-tomo", "bragg")
-
 
 @dataclass(frozen=True)
 class Geometry:

@@ -14,7 +14,7 @@ import numpy as np
 
 from cdibench import units
 from cdibench.config import from_mapping, require, to_mapping
-from cdibench.data.dataset import KINDS
+from cdibench.kinds import NAMES, kind
 from cdibench.phantoms.registry import phantom_config
 from cdibench.physics import bragg as bragg_physics
 from cdibench.physics.coherence import CoherenceConfig
@@ -165,7 +165,7 @@ class BraggConfig:
 def _check_bragg(spec) -> None:
     """Kind 'bragg' needs a [bragg] table, a crystal phantom whose (n_y, n_x) is the detector field."""
     require(spec.bragg is not None, "bragg", None, "a [bragg] table for kind 'bragg'")
-    require(spec.kind == "bragg", "bragg", "(table)", f"no [bragg] table for kind {spec.kind!r}")
+    require(kind(spec.kind).crystal, "bragg", "(table)", f"no [bragg] table for kind {spec.kind!r}")
     spec.bragg.two_theta_rad(spec.geometry.energy_kev)
     require(spec.phantom.type == "crystal", "phantom.type", spec.phantom.type, "'crystal' for kind 'bragg'")
     n = spec.geometry.pattern_px
@@ -229,18 +229,19 @@ class DatasetSpec:
     bragg: BraggConfig | None = None
 
     def __post_init__(self):
-        require(self.kind in KINDS, "kind", self.kind, f"one of {', '.join(KINDS)}")
+        require(self.kind in NAMES, "kind", self.kind, f"one of {', '.join(NAMES)}")
+        traits = kind(self.kind)
         require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
         require(len(self.phantom.shape_px) == 3 and min(self.phantom.shape_px) >= 1,
                 "phantom.shape_px", self.phantom.shape_px, "(n_z, n_y, n_x) with positive sizes")
         far = self.geometry.detection == "far"
-        require(far == (self.kind in ("cdi", "ptycho-far", "bragg")) or self.kind.startswith("multislice"),
-                "geometry.detection", self.geometry.detection, f"the detection of kind {self.kind!r}")
-        require(self.tomography.n_angles == 1 or self.kind in ("multislice-tomo", "fullfield-tomo"),
+        require(traits.allows(self.geometry.detection), "geometry.detection", self.geometry.detection,
+                f"the detection of kind {self.kind!r}")
+        require(self.tomography.n_angles == 1 or traits.tomography,
                 "tomography.n_angles", self.tomography.n_angles, f"1 for kind {self.kind!r}")
         require(self.detector.binning == 1 or far, "detector.binning", self.detector.binning,
                 "1 for near-field detection (use simulation.grid_upsample)")
-        if self.kind == "bragg" or self.bragg is not None:
+        if traits.crystal or self.bragg is not None:
             _check_bragg(self)
 
     def with_seed(self, seed: int) -> "DatasetSpec":

@@ -19,7 +19,8 @@ import dataclasses
 import numpy as np
 
 from cdibench import units
-from cdibench.data.dataset import FARFIELD_KINDS, KINDS, Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth
+from cdibench.kinds import NAMES, Kind, kind
 
 # Plausible X-ray photon energies: 1e-17 .. 1e-13 J (62 eV .. 624 keV); io checks the J value.
 ENERGY_J_RANGE = (1e-17, 1e-13)
@@ -70,7 +71,7 @@ def _finite(field: str, arr: np.ndarray):
                               "expected finite")
 
 
-def _check_geometry(geo, kind: str) -> None:
+def _check_geometry(geo, traits: Kind) -> None:
     if not isinstance(geo, Geometry):
         raise FieldTypeError("geometry", f"expected a cdibench.data.dataset.Geometry, got {type(geo).__name__}")
     lo, hi = ENERGY_KEV_RANGE
@@ -86,19 +87,20 @@ def _check_geometry(geo, kind: str) -> None:
     if not (np.isfinite(geo.distance_m) and 0 <= geo.distance_m <= MAX_DISTANCE_M):
         raise FieldValueError("geometry.distance_m", f"got {geo.distance_m!r}; expected a distance "
                               f"in m within [0, {MAX_DISTANCE_M:g}]")
-    expected = "far" if kind in FARFIELD_KINDS else "near"
-    if geo.detection != expected:
-        raise FieldValueError("geometry.detection", f"got {geo.detection!r}; kind {kind!r} "
-                              f"expects {expected!r}")
-    if expected == "far" and geo.distance_m == 0:
+    if not traits.allows(geo.detection):
+        raise FieldValueError("geometry.detection", f"got {geo.detection!r}; kind {traits.name!r} "
+                              f"expects {' or '.join(map(repr, traits.detection))}")
+    if geo.detection == "far" and geo.distance_m == 0:
         raise FieldValueError("geometry.distance_m", "got 0.0; far-field detection needs a distance > 0")
-    bragg = kind == "bragg"
-    if not (np.isfinite(geo.two_theta_rad) and ((0 < geo.two_theta_rad < np.pi) if bragg else geo.two_theta_rad == 0)):
+    crystal = traits.crystal
+    theta = geo.two_theta_rad
+    if not (np.isfinite(theta) and ((0 < theta < np.pi) if crystal else theta == 0)):
         raise FieldValueError("geometry.two_theta_rad", f"got {geo.two_theta_rad!r}; expected "
-                              + ("the scattering angle 2theta in (0, pi) rad" if bragg else f"0 for kind {kind!r}"))
+                              + ("the scattering angle 2theta in (0, pi) rad" if crystal else
+                                 f"0 for kind {traits.name!r}"))
 
 
-def _check_intensities(ds: Dataset) -> np.ndarray:
+def _check_intensities(ds: Dataset, traits: Kind) -> np.ndarray:
     arr = _array("intensities", ds.intensities, "fiu", ndim=4)
     if 0 in arr.shape:
         raise FieldValueError("intensities", f"got an empty array of shape {arr.shape}; expected "
@@ -116,10 +118,10 @@ def _check_intensities(ds: Dataset) -> np.ndarray:
         frame = tuple(int(i) for i in np.argwhere(frame_min < 0)[0])
         raise FieldValueError("intensities", f"frame {frame} (angle, position) has min value "
                               f"{float(frame_min[frame])!r}; expected non-negative photon counts")
-    if not (ds.kind.endswith("-tomo") or ds.kind == "bragg") and arr.shape[0] != 1:
+    if not traits.multi_angle and arr.shape[0] != 1:
         raise FieldValueError("intensities", f"kind {ds.kind!r} has one angle; got {arr.shape[0]} angles")
-    if ds.kind == "cdi" and arr.shape[:2] != (1, 1):
-        raise FieldValueError("intensities", f"kind 'cdi' expects shape (1, 1, n_y, n_x), got {arr.shape}")
+    if not (traits.scanned or traits.multi_angle) and arr.shape[:2] != (1, 1):  # one pattern
+        raise FieldValueError("intensities", f"kind {ds.kind!r} expects shape (1, 1, n_y, n_x), got {arr.shape}")
     return arr
 
 
@@ -137,7 +139,7 @@ def _check_object_shape(value) -> tuple[int, int]:
     return tuple(out)
 
 
-def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple, kind: str = "") -> np.ndarray:
+def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple, traits: Kind) -> np.ndarray:
     pos = _array("positions_px", pos, "fiu").astype(np.float64, copy=False)
     _shape("positions_px", pos, (*n_frames, 2), "(n_angles, n_positions, 2)")
     _finite("positions_px", pos)
@@ -145,7 +147,7 @@ def _check_positions(pos, n_frames: tuple, pattern: tuple, object_shape: tuple, 
     if (upper < 0).any():
         raise FieldValueError("object_shape", f"got {object_shape}; expected >= the pattern/probe "
                               f"shape {pattern} on every axis")
-    if kind == "bragg":  # the probe centre p + pattern // 2 inside the object array
+    if traits.crystal:  # the probe centre p + pattern // 2 inside the object array
         lower, upper = -(np.array(pattern) // 2), np.array(object_shape) - 1 - np.array(pattern) // 2
         excess = np.maximum(lower - pos, pos - upper)
         if (excess > 0).any():
@@ -206,7 +208,7 @@ def _check_support(support, object_shape: tuple):
     return support
 
 
-def _check_truth(truth, ds_shapes: dict, kind: str = ""):
+def _check_truth(truth, ds_shapes: dict, traits: Kind):
     if truth is None:
         return None
     if not isinstance(truth, GroundTruth):
@@ -222,7 +224,7 @@ def _check_truth(truth, ds_shapes: dict, kind: str = ""):
         raise FieldValueError("truth.voxel_size_m", f"got {vox!r}; expected a size in m in "
                               f"(0, {MAX_OBJECT_PIXEL_M:g}]")
     obj = _array("truth.object", truth.object, "fc").astype(np.complex64, copy=False)
-    if kind == "bragg":  # the complex crystal on the volume grid, whose (n_y, n_x) is the field
+    if traits.crystal:  # the complex crystal on the volume grid, whose (n_y, n_x) is the field
         _shape("truth.delta", delta, (delta.shape[0], *ds_shapes["object"]), "(n_z, object_shape)")
         _shape("truth.object", obj, delta.shape, "(delta's shape: the crystal of kind 'bragg')")
     else:
@@ -261,20 +263,21 @@ def validate_dataset(ds: Dataset) -> Dataset:
     """
     if not isinstance(ds, Dataset):
         raise FieldTypeError("dataset", f"expected cdibench.data.dataset.Dataset, got {type(ds).__name__}")
-    if ds.kind not in KINDS:
-        raise FieldValueError("kind", f"got {ds.kind!r}; expected one of {KINDS}")
-    _check_geometry(ds.geometry, ds.kind)
-    intensities = _check_intensities(ds)
+    if ds.kind not in NAMES:
+        raise FieldValueError("kind", f"got {ds.kind!r}; expected one of {NAMES}")
+    traits = kind(ds.kind)
+    _check_geometry(ds.geometry, traits)
+    intensities = _check_intensities(ds, traits)
     shape4 = intensities.shape
     pattern = shape4[2:]
     object_shape = _check_object_shape(ds.object_shape)
-    positions = _check_positions(ds.positions_px, shape4[:2], pattern, object_shape, ds.kind)
+    positions = _check_positions(ds.positions_px, shape4[:2], pattern, object_shape, traits)
     probe = _check_probe("probe_guess", ds.probe_guess, pattern)
     mask = _check_mask(ds.mask, shape4)
     angles = _check_angles(ds.angles_rad, shape4[0])
     support = _check_support(ds.support, object_shape)
     shapes = {"object": object_shape, "pattern": pattern, "positions": positions.shape}
-    truth = _check_truth(ds.truth, shapes, ds.kind)
+    truth = _check_truth(ds.truth, shapes, traits)
     _check_meta(ds)
     return dataclasses.replace(
         ds, intensities=intensities, positions_px=positions, probe_guess=probe, mask=mask,

@@ -7,14 +7,18 @@ shown). Modules: :mod:`.style` (rcParams, saving), :mod:`.volume` (central slice
 :mod:`.results` (``make_figures`` over a ``cdibench run`` folder).
 """
 
-from cdibench.figures.curves import fig_convergence, fig_resolution_curves, fig_speed_bars
+from cdibench.figures.curves import (
+    fig_convergence,
+    fig_resolution_curves,
+    fig_speed_bars,
+)
 from cdibench.figures.objects import fig_object_panels, phase_display
 from cdibench.figures.results import load_records, make_figures, resolution_curve
 from cdibench.figures.style import STYLE, FigureOutput, paper_style, save_figure
-from cdibench.figures.volume import fig_volume_panels, volume_quantity
+from cdibench.figures.volume import fig_volume_panels
 
 __all__ = [
     "STYLE", "FigureOutput", "fig_convergence", "fig_object_panels", "fig_resolution_curves",
     "fig_speed_bars", "fig_volume_panels", "load_records", "make_figures", "paper_style",
-    "phase_display", "resolution_curve", "save_figure", "volume_quantity",
+    "phase_display", "resolution_curve", "save_figure",
 ]

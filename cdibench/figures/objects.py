@@ -8,9 +8,10 @@ import numpy as np
 
 from cdibench import metrics
 from cdibench.data.dataset import Dataset
-from cdibench.metrics.evaluate import illuminated_region
 from cdibench.figures import _grid
 from cdibench.figures.style import FigureOutput, new_figure, paper_style, save_figure
+from cdibench.kinds import kind
+from cdibench.metrics.evaluate import illuminated_region
 
 WRAP_ABOVE_RAD = np.pi  # truth phase spans wider than this: show the full 2 pi cycle, wrapped
 
@@ -31,9 +32,9 @@ def _prepare(label: str, source, estimates: dict) -> _Row:
         if source.truth is None:
             raise ValueError(f"row {label!r}: the dataset has no ground truth to compare with")
         truth, region = source.truth.object, illuminated_region(source)
-        cdi, pixel_m = source.kind == "cdi", float(source.geometry.object_pixel_m)
+        twin, pixel_m = kind(source.kind).twin, float(source.geometry.object_pixel_m)
     else:
-        truth, region, cdi, pixel_m = np.asarray(source), None, False, None
+        truth, region, twin, pixel_m = np.asarray(source), None, False, None
         if truth.ndim != 2:
             raise ValueError(f"row {label!r}: truth object must be 2D (n_y, n_x), got shape {truth.shape}")
     mask = np.ones(truth.shape, bool) if region is None else np.asarray(region, bool)
@@ -50,7 +51,7 @@ def _prepare(label: str, source, estimates: dict) -> _Row:
         if np.shape(array) != truth.shape:
             phase[name] = amplitude[name] = f"shape {np.shape(array)}\n\u2260 truth {truth.shape}"
             continue
-        options = dict(region=region, twin=cdi, scale=not cdi)
+        options = dict(region=region, twin=twin, scale=not twin)
         aligned, _ = metrics.align(array, truth, **options)
         scores[name] = metrics.score_complex(array, truth, **options)
         # phase relative to the truth's (as score_complex), so wraps of the object are no errors

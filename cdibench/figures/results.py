@@ -10,16 +10,24 @@ import numpy as np
 import pandas as pd
 
 from cdibench import metrics
-from cdibench.metrics.evaluate import THIN_KINDS, illuminated_region, measured_volume
-from cdibench.figures.curves import fig_convergence, fig_resolution_curves, fig_speed_bars
+from cdibench.data.cxi import load_cxi
+from cdibench.data.reconstruction import load_reconstruction
+from cdibench.figures.curves import (
+    fig_convergence,
+    fig_resolution_curves,
+    fig_speed_bars,
+)
 from cdibench.figures.objects import fig_object_panels
 from cdibench.figures.style import OKABE_ITO, slug
-from cdibench.figures.volume import fig_volume_panels, volume_quantity
-from cdibench.data.cxi import load_cxi
+from cdibench.figures.volume import fig_volume_panels
+from cdibench.kinds import KINDS, kind
+from cdibench.metrics.evaluate import (
+    illuminated_region,
+    measured_volume,
+    volume_quantity,
+)
 from cdibench.phantoms import Phantom
-from cdibench.data.reconstruction import load_reconstruction
 
-TOMO_KINDS = ("multislice-tomo", "fullfield-tomo")
 CONTROL_SUFFIX = "-control"
 CONVERGENCE_METRICS = ("nrmse", "ssim_phase", "ssim_in", "ssim")  # plotted where present, in this order
 
@@ -99,15 +107,15 @@ def resolution_curve(dataset, reconstruction):
     """(freq, curve, threshold) of the estimate against the truth as :func:`cdibench.metrics.evaluate.score`
     computes it (FRC of the aligned object in the illuminated box for thin kinds, FSC in the measured
     volume otherwise), or None when the reconstruction lacks the quantity or its shape differs."""
-    if dataset.kind in THIN_KINDS:
+    traits = kind(dataset.kind)
+    if traits.scoring == "object":
         obj, truth = reconstruction.object, dataset.truth.object
         if obj is None or obj.shape != truth.shape:
             return None
         region = illuminated_region(dataset)
         rows, cols = np.nonzero(region)
         box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-        aligned, _ = metrics.align(obj, truth, region=region, twin=dataset.kind == "cdi",
-                                   scale=dataset.kind != "cdi")
+        aligned, _ = metrics.align(obj, truth, region=region, twin=traits.twin, scale=not traits.twin)
         return metrics.frc(aligned[box] * region[box], truth[box] * region[box])
     name = volume_quantity(dataset)
     estimate, truth = getattr(reconstruction, name), getattr(dataset.truth, name)
@@ -158,13 +166,13 @@ def _per_case_images(case: str, records: dict[str, dict], store: _Store, out: Pa
     paths = []
     curves = {label: c for label, rec in recs.items() if (c := resolution_curve(dataset, rec)) is not None}
     if curves:
-        thin = dataset.kind in THIN_KINDS
+        thin = kind(dataset.kind).scoring == "object"
         paths += fig_resolution_curves(curves, out / f"{'frc' if thin else 'fsc'}-{slug(case)}",
                                        kind="FRC" if thin else "FSC",
                                        pixel_size_m=dataset.geometry.object_pixel_m, title=case,
                                        colors=distinct_colours(colors, curves)).paths
     objects = {label: rec for label, rec in recs.items() if rec.object is not None}
-    if dataset.kind in THIN_KINDS and objects:
+    if kind(dataset.kind).figure == "object" and objects:
         paths += fig_object_panels([(case, dataset, objects)], out / f"objects-{slug(case)}").paths
     return paths
 
@@ -182,10 +190,12 @@ def _volume_row(case: str, records: dict[str, dict], store: _Store, control: boo
 
 
 def _volume_panels(by_case: dict[str, dict], kinds: dict[str, str], store: _Store, out: Path) -> list[Path]:
+    """Volume panels of the tomography cases (the record's kind; none for a missing or unknown one)."""
     paths = []
     for case, records in by_case.items():
-        if kinds[case] not in TOMO_KINDS or (case.endswith(CONTROL_SUFFIX)
-                                             and case[:-len(CONTROL_SUFFIX)] in by_case):
+        traits = KINDS.get(kinds[case])
+        if traits is None or not traits.tomography or (case.endswith(CONTROL_SUFFIX)
+                                                       and case[:-len(CONTROL_SUFFIX)] in by_case):
             continue
         rows = [_volume_row(case, records, store, control=False)]
         if case + CONTROL_SUFFIX in by_case:
@@ -204,7 +214,7 @@ def make_figures(results_dir) -> list[Path]:
     skipped). Writes, each as PNG and PDF: ``convergence-<case>`` (cases with histories of more than
     one solver), ``speed`` (seconds per iteration, all records), ``frc-<case>``/``fsc-<case>`` and,
     for thin kinds, ``objects-<case>`` (cases with reconstructions and ground truth), and
-    ``volumes-<case>`` for multi-angle kinds, with the ``<case>-control`` row when that case is in
+    ``volumes-<case>`` for tomography kinds, with the ``<case>-control`` row when that case is in
     the results. Lowest seed per solver for the image figures; all seeds in the convergence plots.
     """
     results_dir = Path(results_dir)

@@ -8,19 +8,12 @@ import numpy as np
 
 from cdibench import metrics
 from cdibench.data.dataset import Dataset
-from cdibench.metrics.evaluate import measured_volume, volume_scores
 from cdibench.figures import _grid
 from cdibench.figures.style import FigureOutput, new_figure, paper_style, save_figure
+from cdibench.metrics.evaluate import measured_volume, volume_quantity, volume_scores
 
 VIEWS = ("xz", "yx")
 SYMBOLS = {"delta": "\u03b4", "beta": "\u03b2"}
-
-
-def volume_quantity(dataset) -> str:
-    """The quantity a volume of ``dataset`` is scored on, as :mod:`cdibench.metrics.evaluate` does: "beta"
-    for contact full-field tomography (the phase is invisible there), else "delta"."""
-    contact = dataset.kind == "fullfield-tomo" and dataset.geometry.distance_m == 0
-    return "beta" if contact else "delta"
 
 
 @dataclass(frozen=True)

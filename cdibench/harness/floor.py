@@ -2,14 +2,9 @@
 probe mode, per slice, per position), time exactly those FFTs with the same library on the same
 data shapes, and compare. A solver at 1x its floor spends all its time in FFTs.
 
-Plans (one iteration = one epoch over all positions and angles):
-- AD thin models (ad-cdi, ad-ptycho, ad-nearfield), per minibatch of B positions, m modes, w x w:
-  forward = [1 FFT (m) + 1 inverse FFT (B m) for subpixel probe shifts] + detector (1 FFT (B m) far,
-  2 near); the backward pass repeats each once: x 2.
-- AD volume models (ad-multislice, ad-tomo, ad-fullfield): the same, plus 2 FFTs (B m) per slice
-  step (n_z - 1 of them, none with the projection approximation).
-- ePIE/rPIE: per position an FFT pair (m) for the modulus step, plus a pair for subpixel shifts.
-- HIO/ER: one FFT pair (n x n) per iteration. ptycho-fbp: the ePIE pair(s) for every angle.
+Each solver plug-in declares its plan (``Solver.fft_plan``: one iteration = one epoch over all
+positions and angles; see its module for the count); solvers without one (FFTs do not dominate)
+have no floor.
 
 The simulator's forward model (noise-free intensities, all angles) has a floor too
 (:func:`simulator_fft_plan`): per angle, energy and chunk of positions on the fine grid (window x
@@ -25,68 +20,42 @@ from collections import Counter
 
 import numpy as np
 
-from cdibench.physics.ptychography import split_positions
-from cdibench.data.spec import sample_depth_px
-
-
-def _subpixel(dataset) -> bool:
-    return bool(np.any(split_positions(dataset.positions_px.reshape(-1, 2))[1]))
-
-
-def _n_slices(dataset, config) -> int:
-    if getattr(config, "projection_approximation", False):
-        return 1
-    return sample_depth_px(dataset, getattr(config, "n_slices", 0))
+from cdibench.kinds import kind
+from cdibench.solvers.common import subpixel
+from cdibench.solvers.registry import get_solver
 
 
 def fft_plan(solver: str, dataset, config) -> tuple[str, Counter] | None:
-    """(library, Counter of FFT shapes -> count per iteration), or None when FFTs do not dominate."""
-    m = dataset.probe_guess.shape[0]
-    w = tuple(dataset.probe_guess.shape[-2:])
-    n_a, n_p = dataset.n_angles, dataset.n_positions
-    plan = Counter()
-    if solver.startswith("ad-"):
-        b = getattr(config, "batch_size", 0) or n_p
-        steps = (_n_slices(dataset, config) - 1) if solver in ("ad-multislice", "ad-tomo", "ad-fullfield") else 0
-        detector = 1 if dataset.geometry.detection == "far" else (2 if dataset.geometry.distance_m else 0)
-        for size in [b] * (n_p // b) + ([n_p % b] if n_p % b else []):
-            if _subpixel(dataset):
-                plan[(m,) + w] += 2
-                plan[(size, m) + w] += 2
-            plan[(size, m) + w] += 2 * (detector + 2 * steps)
-        return "tensorflow", Counter({k: v * n_a for k, v in plan.items()})
-    if solver in ("epie", "rpie", "ptycho-fbp"):
-        plan[(m,) + w] = n_a * n_p * (4 if _subpixel(dataset) else 2)
-        return "scipy", plan
-    if solver in ("hio", "er"):
-        plan[tuple(dataset.pattern_shape)] = 2
-        return "scipy", plan
-    return None
+    """(library, Counter of FFT shapes -> count per iteration) of solver ``solver``, or None when
+    FFTs do not dominate (its plug-in declares no plan)."""
+    plan = get_solver(solver).fft_plan
+    return None if plan is None else plan(dataset, config)
 
 
 def simulator_fft_plan(spec, dataset) -> tuple[str, Counter] | None:
     """FFTs of ``simulate(spec)``'s forward model (dataset: its result), or None for Bragg."""
     from cdibench.physics import coherence
-    from cdibench.simulation.simulate import POSITION_CHUNK
+    from cdibench.simulation.transmission import POSITION_CHUNK
 
-    if spec.kind == "bragg":
+    traits = kind(spec.kind)
+    if traits.crystal:
         return None
     up, sub = spec.simulation.grid_upsample, spec.simulation.slices_per_voxel
     m = spec.probe.n_modes
-    pad = 2 * spec.simulation.pad_px if spec.kind == "fullfield-tomo" else 0
+    pad = 2 * spec.simulation.pad_px if not (traits.scanned or traits.thin) else 0
     big = tuple((n + pad) * up for n in dataset.probe_guess.shape[-2:])
     n_z = 1 if spec.simulation.projection_approximation else spec.phantom.shape_px[0] * (up if spec.phantom.shape_px[0] > 1 else 1)
     far = spec.geometry.detection == "far"
     n_energies = 1 if far else len(coherence.spectrum(spec.geometry.energy_kev, spec.coherence)[0])
     plan = Counter()
-    if spec.kind == "cdi":
+    if traits.thin and not traits.scanned:  # one pattern (CDI)
         plan[(1, m) + tuple(n * spec.detector.binning for n in big)] = 1
         return "scipy", plan
     n_p = dataset.n_positions
     chunks = [POSITION_CHUNK] * (n_p // POSITION_CHUNK) + ([n_p % POSITION_CHUNK] if n_p % POSITION_CHUNK else [])
     offset = (up if n_z > 1 else 1) * sub > 1
     for c in chunks:
-        if _subpixel(dataset):
+        if subpixel(dataset):
             plan[(1, m) + big] += 1
             plan[(c, m) + big] += 1
         plan[(c, m) + big] += 2 * (n_z * sub - 1) + (4 if offset else 0) + (0 if far else 2 * (spec.geometry.distance_m > 0))

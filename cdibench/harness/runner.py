@@ -29,18 +29,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from cdibench.metrics.evaluate import score
+from cdibench.data.atomic import write_json_atomic
+from cdibench.data.cxi import load_cxi, save_cxi
+from cdibench.data.reconstruction import save_reconstruction
 from cdibench.harness.executors import LocalExecutor
 from cdibench.harness.floor import floor_seconds
-from cdibench.data.cxi import load_cxi, save_cxi
 from cdibench.harness.memory import estimate_run_bytes, intensities_shape, largest_batch
-from cdibench.metrics import time_to_target
-from cdibench.harness.provenance import provenance
-from cdibench.data.atomic import write_json_atomic
-from cdibench.data.reconstruction import save_reconstruction
-from cdibench.simulation.simulate import simulate
-from cdibench.solvers.registry import SOLVERS, load_backend, missing_backend, reconstruct, solver_config
+from cdibench.harness.reconstruct import reconstruct
 from cdibench.harness.suite import Suite, Task, parse_target
+from cdibench.metrics import time_to_target
+from cdibench.metrics.evaluate import score
+from cdibench.provenance import provenance
+from cdibench.simulation import simulate
+from cdibench.solvers.registry import (
+    SOLVERS,
+    load_backend,
+    missing_backend,
+    solver_config,
+)
 
 
 def dataset_path(task: Task, out: Path) -> Path:
@@ -157,11 +163,11 @@ def check_disk(tasks: list[Task], out: Path) -> None:
 def check_kinds(tasks: list[Task]) -> None:
     """Refuse a run whose solver does not handle its case's kind (before simulating anything)."""
     for task in tasks:
-        info = SOLVERS.get(task.run.solver)
-        if info is not None and task.spec.kind not in info.kinds:
+        solver = SOLVERS.get(task.run.solver)
+        if solver is not None and task.spec.kind not in solver.kinds:
             raise ValueError(f"case {task.case.name!r}: solver = {task.run.solver!r} cannot run kind "
                              f"{task.spec.kind!r}: expected a solver for that kind, "
-                             f"{task.run.solver!r} handles {', '.join(info.kinds)}")
+                             f"{task.run.solver!r} handles {', '.join(solver.kinds)}")
 
 
 def preflight(tasks: list[Task], out: Path, concurrent: int = 1) -> None:

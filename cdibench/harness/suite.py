@@ -1,11 +1,11 @@
-"""Suites: dataset specs x solver runs x seeds, from TOML in datasets/ (suite-NAME.toml).
+"""Suites: dataset specs x solver runs x seeds, from TOML (shipped: datasets/suite-NAME.toml).
 
     name = "quick"
     seeds = [0]
     targets = ["nrmse<=0.05", "ssim_in>=0.8"]     # time-to-target thresholds
     max_wall_s = 60                                # optional time budget per run
     [[case]]
-    dataset = "quick-ptycho-far"                   # datasets/<dataset>.toml
+    dataset = "quick-ptycho-far"                   # a spec beside this file, or shipped, or a path
     overrides = { "noise.photons_per_frame" = 1e5 }    # optional dotted spec keys
     sweep = { "probe.n_modes" = [1, 2, 3] }           # optional: one case per value
     runs = [{ solver = "epie", options = { iterations = 50 } },
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdibench.config import require
-from cdibench.solvers.registry import solver_config
+from cdibench.data.catalog import find_spec, find_suite
 from cdibench.data.spec import DatasetSpec, load_spec, spec_from_mapping, tomllib
+from cdibench.solvers.registry import solver_config
 
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 _OPS = {"<=": lambda v, t: v <= t, ">=": lambda v, t: v >= t}
 
 
@@ -130,12 +130,17 @@ def _runs(entries, where: str) -> tuple[Run, ...]:
     return tuple(runs)
 
 
-def _cases(entry: dict, index: int, datasets_dir: Path) -> list[Case]:
+def _cases(entry: dict, index: int, folder: Path) -> list[Case]:
     where = f"case[{index}]"
     unknown = set(entry) - {"dataset", "name", "overrides", "sweep", "runs"}
     require(not unknown, where, sorted(unknown), "keys dataset, name, overrides, sweep, runs")
-    require("dataset" in entry, f"{where}.dataset", None, "a dataset spec name")
-    base = _spec_with(load_spec(datasets_dir / f"{entry['dataset']}.toml"), entry.get("overrides", {}), where)
+    require(isinstance(entry.get("dataset"), str), f"{where}.dataset", entry.get("dataset"),
+            "a dataset spec name or path")
+    try:
+        spec_file = find_spec(entry["dataset"], folder)
+    except ValueError as exc:
+        raise ValueError(f"{where}.dataset: {exc}") from None
+    base = _spec_with(load_spec(spec_file), entry.get("overrides", {}), where)
     runs = _runs(entry.get("runs"), where)
     name = entry.get("name", entry["dataset"])
     sweep = entry.get("sweep", {})
@@ -150,14 +155,9 @@ def _cases(entry: dict, index: int, datasets_dir: Path) -> list[Case]:
     return out
 
 
-def load_suite(name_or_path: str, datasets_dir: Path = DATASETS_DIR) -> Suite:
-    """A suite by name (datasets/suite-NAME.toml) or path; errors name the key."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        path = datasets_dir / f"suite-{name_or_path}.toml"
-    if not path.is_file():
-        known = sorted(p.stem.removeprefix("suite-") for p in datasets_dir.glob("suite-*.toml"))
-        raise ValueError(f"suite {name_or_path!r} not found: expected a file or one of {known}")
+def load_suite(name_or_path: str) -> Suite:
+    """A suite by path or by a shipped one's name (micro, quick, ...); errors name the key."""
+    path = find_suite(name_or_path)
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

@@ -7,17 +7,16 @@ import numpy as np
 from scipy import ndimage
 
 from cdibench import metrics
+from cdibench.kinds import kind
 from cdibench.metrics.crystal import score_crystal
 from cdibench.physics import bragg
 from cdibench.physics.ptychography import exit_waves
 
-THIN_KINDS = ("cdi", "ptycho-far", "ptycho-near")
-
 
 def illuminated_region(dataset, fraction: float = 0.1) -> np.ndarray:
     """Where the true probe's summed intensity over all (true) positions exceeds ``fraction`` of its
-    maximum: bool (n_y, n_x). For CDI: the known support."""
-    if dataset.kind == "cdi":
+    maximum: bool (n_y, n_x). For kinds with a known support (CDI): the support."""
+    if kind(dataset.kind).support:
         return dataset.support
     truth = dataset.truth
     ones = np.ones(dataset.object_shape, np.complex64)
@@ -38,7 +37,7 @@ def measured_volume(dataset) -> tuple[tuple[slice, slice, slice], np.ndarray]:
     Full-field data light everything.
     """
     n_z, n_y, n_x = dataset.truth.delta.shape
-    if dataset.kind == "fullfield-tomo":
+    if not kind(dataset.kind).scanned:
         return (slice(None),) * 3, np.ones((n_z, n_y, n_x), bool)
     lit = illuminated_region(dataset, 0.3)
     rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
@@ -76,11 +75,16 @@ def volume_scores(estimate: np.ndarray, truth: np.ndarray, dataset) -> dict:
     return metrics.score_volume(np.where(measured, est, 0), np.where(measured, tru, 0), sample)
 
 
+def volume_quantity(dataset) -> str:
+    """The truth field a volume is scored on: "delta" (phase contrast), or "beta" for contact full-field
+    tomography (no scan, distance 0), where the phase is invisible."""
+    contact = not kind(dataset.kind).scanned and dataset.geometry.distance_m == 0
+    return "beta" if contact else "delta"
+
+
 def _volume_truth(dataset):
-    """The quantity a volume is scored on: delta (phase contrast), or beta for contact full-field
-    tomography, where the phase is invisible."""
-    contact = dataset.kind == "fullfield-tomo" and dataset.geometry.distance_m == 0
-    return ("beta", dataset.truth.beta) if contact else ("delta", dataset.truth.delta)
+    name = volume_quantity(dataset)
+    return name, getattr(dataset.truth, name)
 
 
 def bragg_region(dataset, support_fraction: float = 0.5, lit_fraction: float = 0.1) -> np.ndarray:
@@ -94,7 +98,7 @@ def bragg_region(dataset, support_fraction: float = 0.5, lit_fraction: float = 0
     return (amplitude >= support_fraction * amplitude.max()) & (lit >= lit_fraction * lit.max())
 
 
-def _bragg_metric(dataset):
+def _crystal_metric(dataset):
     """Crystal scores (metrics.crystal) in :func:`bragg_region`, free translation along k_i."""
     region = bragg_region(dataset)
     direction = bragg.BraggGeometry(dataset.geometry.energy_kev, dataset.geometry.two_theta_rad,
@@ -109,21 +113,19 @@ def _bragg_metric(dataset):
     return crystal
 
 
-def metric_function(dataset):
-    """estimate dict -> metrics dict, for per-iteration histories (None without ground truth)."""
-    if dataset.truth is None:
-        return None
-    if dataset.kind == "bragg":
-        return _bragg_metric(dataset)
-    if dataset.kind in THIN_KINDS:
-        region = illuminated_region(dataset)
-        cdi = dataset.kind == "cdi"
+def _object_metric(dataset):
+    """Thin-object scores (metrics.score_complex) in :func:`illuminated_region`."""
+    region = illuminated_region(dataset)
+    twin = kind(dataset.kind).twin
 
-        def thin(estimate):
-            scores = metrics.score_complex(estimate["object"], dataset.truth.object, region, twin=cdi,
-                                           scale=not cdi)
-            return {k: scores[k] for k in ("nrmse", "ssim_phase", "ssim_amplitude")}
-        return thin
+    def thin(estimate):
+        scores = metrics.score_complex(estimate["object"], dataset.truth.object, region, twin=twin, scale=not twin)
+        return {k: scores[k] for k in ("nrmse", "ssim_phase", "ssim_amplitude")}
+    return thin
+
+
+def _volume_metric(dataset):
+    """Volume scores (:func:`volume_scores`) of the :func:`volume_quantity`, fitted to the truth's depth."""
     name, truth = _volume_truth(dataset)
 
     def volume(estimate):
@@ -134,29 +136,52 @@ def metric_function(dataset):
     return volume
 
 
+# Kind.scoring -> (dataset -> per-iteration metric function)
+SCORING = {"object": _object_metric, "volume": _volume_metric, "crystal": _crystal_metric}
+
+
+def metric_function(dataset):
+    """estimate dict -> metrics dict, for per-iteration histories (None without ground truth)."""
+    if dataset.truth is None:
+        return None
+    return SCORING[kind(dataset.kind).scoring](dataset)
+
+
+def _object_resolution(dataset, obj) -> dict:
+    """FRC resolution of the aligned thin object in the illuminated box."""
+    region = illuminated_region(dataset)
+    rows, cols = np.nonzero(region)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    twin = kind(dataset.kind).twin
+    aligned, _ = metrics.align(obj, dataset.truth.object, region=region, twin=twin, scale=not twin)
+    freq, curve, threshold = metrics.frc(aligned[box] * region[box], dataset.truth.object[box] * region[box])
+    return dict(zip(("resolution_px", "resolution_m"),
+                    metrics.resolution(freq, curve, threshold, dataset.geometry.object_pixel_m)))
+
+
+def _volume_resolution(dataset, estimate: dict) -> dict:
+    """FSC resolution of the scored volume quantity in the measured volume ({} without an estimate)."""
+    name, truth = _volume_truth(dataset)
+    if estimate.get(name) is None:
+        return {}
+    box, measured = measured_volume(dataset)
+    freq, curve, threshold = metrics.fsc(np.where(measured, fit_depth(estimate[name], len(truth))[box], 0),
+                                         np.where(measured, truth[box], 0))
+    return dict(zip(("resolution_px", "resolution_m"),
+                    metrics.resolution(freq, curve, threshold, dataset.geometry.object_pixel_m)))
+
+
 def score(dataset, reconstruction) -> dict:
-    """Final scores: the per-iteration metrics plus resolution (FRC in 2D, FSC in 3D, 1/2-bit)."""
+    """Final scores: the per-iteration metrics plus resolution (FRC in 2D, FSC in 3D, 1/2-bit); no
+    resolution for a crystal (yet)."""
     fn = metric_function(dataset)
     if fn is None:
         return {}
-    estimate = {k: getattr(reconstruction, k) for k in ("object", "delta", "beta")}
+    traits = kind(dataset.kind)
+    estimate = {k: getattr(reconstruction, k) for k in traits.truth_fields}
     out = dict(fn(estimate))
-    if dataset.kind == "bragg":  # no resolution curve for the crystal (yet)
-        return out
-    pixel = dataset.geometry.object_pixel_m
-    if dataset.kind in THIN_KINDS and reconstruction.object is not None:
-        region = illuminated_region(dataset)
-        rows, cols = np.nonzero(region)
-        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-        aligned, _ = metrics.align(reconstruction.object, dataset.truth.object, region=region,
-                                   twin=dataset.kind == "cdi", scale=dataset.kind != "cdi")
-        freq, curve, threshold = metrics.frc(aligned[box] * region[box], dataset.truth.object[box] * region[box])
-        out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
-    else:
-        name, truth = _volume_truth(dataset)
-        if estimate.get(name) is not None:
-            box, measured = measured_volume(dataset)
-            freq, curve, threshold = metrics.fsc(np.where(measured, fit_depth(estimate[name], len(truth))[box], 0),
-                                                 np.where(measured, truth[box], 0))
-            out["resolution_px"], out["resolution_m"] = metrics.resolution(freq, curve, threshold, pixel)
+    if traits.scoring == "object" and reconstruction.object is not None:
+        out.update(_object_resolution(dataset, reconstruction.object))
+    elif traits.scoring == "volume":
+        out.update(_volume_resolution(dataset, estimate))
     return out

@@ -1,8 +1,9 @@
 """Established reconstruction codes run in the cdibench harness (optional extras).
 
 Each adapter turns a cdibench :class:`~cdibench.data.dataset.Dataset` into the peer's own data and
-model, runs the peer's own optimiser, records the per-iteration history through our Recorder and
-maps the result back onto OUR object grid, so that the same metrics score every solver.
+model (``setup``, untimed), runs the peer's own optimiser (``run``, one epoch: ``step``), records
+the per-iteration history through our Recorder and maps the result back onto OUR object grid, so
+that the same metrics score every solver.
 
 The peers (and PyTorch) are imported only when a peer solver runs: the core package, its tests and
 its suites never need them. ``pip install cdibench[peers]`` installs cdtools and PyTorch;
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 from contextlib import contextmanager
 
-from cdibench.harness.provenance import provenance
+from cdibench.kinds import kind
 
 
 def require(module: str, solver: str, extra: str):
@@ -40,7 +41,8 @@ def torch_device(device: str | None) -> str:
 
 def require_single_angle_far_field(ds, solver: str) -> None:
     """Raise ValueError unless ``ds`` is a one-angle 'ptycho-far' dataset (what the peers handle)."""
-    if ds.kind != "ptycho-far" or ds.n_angles != 1:
+    traits = kind(ds.kind)
+    if not (traits.thin and traits.scanned and ds.geometry.detection == "far") or ds.n_angles != 1:
         raise ValueError(f"solver {solver!r} handles one-angle 'ptycho-far' datasets, got kind "
                          f"{ds.kind!r} with {ds.n_angles} angles")
 
@@ -59,10 +61,10 @@ def torch_threads(n_threads: int):
         torch.set_num_threads(before)
 
 
-def peer_provenance(seed: int, target: str, peer: str, peer_version: str) -> dict:
-    """Our provenance record plus the peer's distribution name and version and torch's version."""
+def peer_provenance(target: str, peer: str, peer_version: str) -> dict:
+    """What a peer adds to a result's provenance: the device, the peer's distribution name and
+    version and torch's version (cdibench.harness.reconstruct adds the rest)."""
     import torch
 
-    record = provenance(seed=seed, device="CPU" if target == "cpu" else target)
-    record.update(peer=peer, peer_version=peer_version, torch=torch.__version__)
-    return record
+    return {"device": "CPU" if target == "cpu" else target, "peer": peer, "peer_version": peer_version,
+            "torch": torch.__version__}

@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cdibench.config import require
+from cdibench.config import option, require
+from cdibench.data.reconstruction import Reconstruction
 from cdibench.peers import (
     peer_provenance,
     require_single_angle_far_field,
@@ -51,7 +52,6 @@ from cdibench.peers import (
     torch_threads,
 )
 from cdibench.peers import require as require_module
-from cdibench.data.reconstruction import Reconstruction
 
 EXTRA = "peers"
 LOSSES = ("amplitude mse", "poisson nll", "intensity mse")
@@ -62,29 +62,24 @@ GEOMETRY_TOLERANCE_PX = 1e-3  # float32 translations of a few 1e-5 m: ~1e-6 px m
 @dataclass(frozen=True)
 class CdtoolsConfig:
     """cdtools FancyPtycho with its Adam loop (``model.Adam_optimize``); ``iterations`` are epochs.
+    lr, batch_size, loss, schedule are cdtools' own Adam options (its defaults 0.005, 15,
+    "amplitude mse", False)."""
 
-    lr, batch_size, loss, schedule: cdtools' own Adam options (its defaults 0.005, 15,
-    "amplitude mse", False). n_modes: probe modes (0: those of the dataset's probe guess; extra
-    modes start as cdtools starts them, 1 % random). probe_init: "dataset" starts from the
-    dataset's probe guess like every other cdibench solver; "sharp" from cdtools' own guess (the
-    root of the mean pattern, flat phase). refine_background, refine_weights: fit FancyPtycho's
-    detector background and per-frame probe weights (cdtools' defaults: both on). torch_threads:
-    torch's intra-op CPU threads during the run (0: torch's default, all cores); on a 2-core machine
-    1 thread ran std-ptycho-far epochs 2.7x faster than 2 (0.74 vs 2.0 s).
-    """
-
-    iterations: int = 100
-    lr: float = 0.005
-    batch_size: int = 15
-    loss: str = "amplitude mse"
-    schedule: bool = False
-    n_modes: int = 0
-    probe_init: str = "dataset"
-    refine_background: bool = True
-    refine_weights: bool = True
-    torch_threads: int = 0
-    metrics_every: int = 10
-    seed: int = 0
+    iterations: int = option(100, "epochs")
+    lr: float = option(0.005, "cdtools' Adam learning rate")
+    batch_size: int = option(15, "positions per cdtools minibatch")
+    loss: str = option("amplitude mse", f"cdtools' loss: one of {', '.join(LOSSES)}")
+    schedule: bool = option(False, "cdtools' learning-rate schedule")
+    n_modes: int = option(0, "probe modes (0: those of the dataset's probe guess; extra modes start as "
+                             "cdtools starts them, 1 % random)")
+    probe_init: str = option("dataset", "'dataset': start from the dataset's probe guess like every other "
+                                        "solver; 'sharp': cdtools' own (root of the mean pattern, flat phase)")
+    refine_background: bool = option(True, "fit FancyPtycho's detector background (cdtools' default)")
+    refine_weights: bool = option(True, "fit FancyPtycho's per-frame probe weights (cdtools' default)")
+    torch_threads: int = option(0, "torch's intra-op CPU threads (0: torch's default, all cores; on 2 cores "
+                                   "1 thread ran std-ptycho-far epochs 2.7x faster than 2)")
+    metrics_every: int = option(10, "iterations between metric evaluations (untimed)")
+    seed: int = option(0, "seed of torch's RNG (extra modes, minibatches)")
 
     def __post_init__(self):
         require(self.iterations >= 0, "iterations", self.iterations, ">= 0")
@@ -211,22 +206,21 @@ def forward_intensities(ds, obj: np.ndarray, probe: np.ndarray) -> np.ndarray:
         return model.forward(index, translations).numpy()
 
 
-def _optimise(model, data, config: CdtoolsConfig, recorder) -> tuple[str, str]:
-    """FancyPtycho's Adam loop, one recorder row per epoch; returns (status, message)."""
-    recorder.restart()
-    epochs = model.Adam_optimize(config.iterations, data, batch_size=config.batch_size, lr=config.lr,
-                                 schedule=config.schedule, thread=False)
-    for epoch, loss in enumerate(epochs, 1):
-        loss = float(loss)
-        if not np.isfinite(loss):
-            return "diverged", f"cdtools loss {loss} at epoch {epoch}"
-        if recorder.record(epoch, loss, lambda: estimate(model)):
-            break
-    return "ok", ""
+@dataclass(frozen=True)
+class Prepared:
+    """FancyPtycho set up on ``ds`` (untimed): the model, cdtools' dataset on the target device, and
+    its Adam loop as a generator of epoch losses (started by the first epoch)."""
+
+    name: str
+    config: CdtoolsConfig
+    model: object
+    target: str
+    epochs: object
+    version: str
 
 
-def solve(name: str, ds, config: CdtoolsConfig, recorder, device: str | None = None) -> Reconstruction:
-    """Run FancyPtycho's Adam loop on ``ds``; one recorder row per epoch (set-up untimed)."""
+def setup(name: str, ds, config: CdtoolsConfig, device: str | None = None) -> Prepared:
+    """cdtools' view of ``ds`` (through a CXI file, its geometry checked) and a FancyPtycho model."""
     require_module("torch", name, EXTRA)
     cdtools = require_module("cdtools", name, EXTRA)
     target = torch_device(device)
@@ -235,8 +229,31 @@ def solve(name: str, ds, config: CdtoolsConfig, recorder, device: str | None = N
     check_geometry(ds, data)
     model = fancy_ptycho(ds, data, config, target)
     data.get_as(device=target)
-    with torch_threads(config.torch_threads):
-        status, message = _optimise(model, data, config, recorder)
-    record = peer_provenance(config.seed, target, "cdtools-py", cdtools.__version__)
-    return Reconstruction(solver=name, config=asdict(config), history=recorder.history(), status=status,
-                          message=message, provenance=record, **estimate(model))
+    epochs = model.Adam_optimize(config.iterations, data, batch_size=config.batch_size, lr=config.lr,
+                                 schedule=config.schedule, thread=False)
+    return Prepared(name, config, model, target, epochs, cdtools.__version__)
+
+
+def step(prepared: Prepared) -> float:
+    """The next epoch of FancyPtycho's Adam loop -> its loss."""
+    with torch_threads(prepared.config.torch_threads):
+        return float(next(prepared.epochs))
+
+
+def _optimise(prepared: Prepared, recorder) -> tuple[str, str]:
+    """FancyPtycho's Adam loop, one recorder row per epoch; returns (status, message)."""
+    for epoch in range(1, prepared.config.iterations + 1):
+        loss = step(prepared)
+        if not np.isfinite(loss):
+            return "diverged", f"cdtools loss {loss} at epoch {epoch}"
+        if recorder.record(epoch, loss, lambda: estimate(prepared.model)):
+            break
+    return "ok", ""
+
+
+def run(prepared: Prepared, recorder) -> Reconstruction:
+    """The epochs (timed), one recorder row each."""
+    status, message = _optimise(prepared, recorder)
+    record = peer_provenance(prepared.target, "cdtools-py", prepared.version)
+    return Reconstruction(solver=prepared.name, config=asdict(prepared.config), history=recorder.history(),
+                          status=status, message=message, provenance=record, **estimate(prepared.model))

@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from cdibench.config import require
+from cdibench.config import option, require
+from cdibench.data.reconstruction import Reconstruction
 from cdibench.peers import (
     peer_provenance,
     require_single_angle_far_field,
@@ -43,7 +44,6 @@ from cdibench.peers import (
     torch_threads,
 )
 from cdibench.peers import require as require_module
-from cdibench.data.reconstruction import Reconstruction
 
 EXTRA = "ptychi"
 NOISE_MODELS = ("gaussian", "poisson")
@@ -52,15 +52,15 @@ NOISE_MODELS = ("gaussian", "poisson")
 @dataclass(frozen=True)
 class PtychiConfig:
     """Options every pty-chi engine takes; ``iterations`` are pty-chi epochs (one pass over all
-    positions). refine_probe: update the probe (all three engines can). torch_threads: torch's
-    intra-op CPU threads during the run (0: torch's default, all cores; on 2 cores 2 threads ran
-    std-ptycho-far epochs 1.2-1.6x faster than 1 when the other core was idle, slower when busy)."""
+    positions)."""
 
-    iterations: int = 100
-    refine_probe: bool = True
-    torch_threads: int = 0
-    metrics_every: int = 10
-    seed: int = 0
+    iterations: int = option(100, "pty-chi epochs (passes over every position)")
+    refine_probe: bool = option(True, "update the probe")
+    torch_threads: int = option(0, "torch's intra-op CPU threads (0: torch's default, all cores; on 2 cores 2 "
+                                   "threads ran std-ptycho-far epochs 1.2-1.6x faster than 1 when the other core "
+                                   "was idle, slower when busy)")
+    metrics_every: int = option(10, "iterations between metric evaluations (untimed)")
+    seed: int = option(0, "pty-chi's random seed")
 
     def __post_init__(self):
         require(self.iterations >= 0, "iterations", self.iterations, ">= 0")
@@ -69,16 +69,14 @@ class PtychiConfig:
 
 @dataclass(frozen=True)
 class PtychiLsqmlConfig(PtychiConfig):
-    """LSQML (Odstrcil et al. 2018, as in PtychoShelves). batch_size: positions per update
-    (pty-chi's default 100 is one batch of all 36 positions on quick-ptycho-far: NRMSE 0.27 -> 0.26
-    in 40 epochs, against 0.095 with batch 4; 16 is 1/9 of std-ptycho-far's 144 positions);
-    step_scale: the scaler of the solved optimal object and probe steps (pty-chi's 0.9);
-    noise_model: "gaussian" (amplitude) or "poisson". pty-chi's momentum acceleration is left off:
-    it acts on the object only in "compact" batching."""
+    """LSQML (Odstrcil et al. 2018, as in PtychoShelves). pty-chi's default batch of 100 is one batch
+    of all 36 positions on quick-ptycho-far: NRMSE 0.27 -> 0.26 in 40 epochs, against 0.095 with
+    batch 4; 16 is 1/9 of std-ptycho-far's 144 positions. pty-chi's momentum acceleration is left
+    off: it acts on the object only in "compact" batching."""
 
-    batch_size: int = 16
-    step_scale: float = 0.9
-    noise_model: str = "gaussian"
+    batch_size: int = option(16, "positions per update")
+    step_scale: float = option(0.9, "scaler of the solved optimal object and probe steps (pty-chi's 0.9)")
+    noise_model: str = option("gaussian", "'gaussian' (amplitude) or 'poisson'")
 
     def __post_init__(self):
         super().__post_init__()
@@ -89,13 +87,11 @@ class PtychiLsqmlConfig(PtychiConfig):
 
 @dataclass(frozen=True)
 class PtychiDmConfig(PtychiConfig):
-    """Difference map (Thibault et al. 2009); every iteration updates all exit waves at once.
-    relaxation: the exit-wave update's relaxation in [0, 1] (pty-chi's 1); object_inertia,
-    probe_inertia: weight of the old estimate in each update in [0, 1] (pty-chi's 0)."""
+    """Difference map (Thibault et al. 2009); every iteration updates all exit waves at once."""
 
-    relaxation: float = 1.0
-    object_inertia: float = 0.0
-    probe_inertia: float = 0.0
+    relaxation: float = option(1.0, "relaxation of the exit-wave update in [0, 1] (pty-chi's 1)")
+    object_inertia: float = option(0.0, "weight of the old object in each update, in [0, 1] (pty-chi's 0)")
+    probe_inertia: float = option(0.0, "weight of the old probe in each update, in [0, 1] (pty-chi's 0)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -106,13 +102,12 @@ class PtychiDmConfig(PtychiConfig):
 
 @dataclass(frozen=True)
 class PtychiEpieConfig(PtychiConfig):
-    """ePIE (Maiden & Rodenburg 2009) in pty-chi's minibatch form (batch_size 1: the serial
-    original). object_alpha, probe_alpha: the update weights alpha of Maiden et al. 2017, table 1
-    (pty-chi's default 0.1, the original's 1)."""
+    """ePIE (Maiden & Rodenburg 2009) in pty-chi's minibatch form (batch_size 1: the serial original)."""
 
-    batch_size: int = 1
-    object_alpha: float = 1.0
-    probe_alpha: float = 1.0
+    batch_size: int = option(1, "positions per update (1: the serial original)")
+    object_alpha: float = option(1.0, "object update weight alpha (Maiden et al. 2017, table 1; pty-chi's "
+                                      "default 0.1, the original's 1)")
+    probe_alpha: float = option(1.0, "probe update weight alpha (pty-chi's default 0.1, the original's 1)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -185,16 +180,20 @@ def _engine_options(options, config: PtychiConfig) -> None:
 
 
 @contextmanager
-def _torch_defaults():
-    """Restore torch's default device and dtype, which building a pty-chi task changes."""
+def _torch_defaults(device=None, dtype=None):
+    """Restore torch's default device and dtype on exit, which building a pty-chi task changes;
+    ``device``, ``dtype``: set these inside the block (the ones a built task left)."""
     import torch
 
-    device, dtype = torch.get_default_device(), torch.get_default_dtype()
+    before = torch.get_default_device(), torch.get_default_dtype()
     try:
+        if device is not None:
+            torch.set_default_device(device)
+            torch.set_default_dtype(dtype)
         yield
     finally:
-        torch.set_default_device(device)
-        torch.set_default_dtype(dtype)
+        torch.set_default_device(before[0])
+        torch.set_default_dtype(before[1])
 
 
 def build_task(ds, engine: str, config: PtychiConfig | None, probe: np.ndarray,
@@ -229,33 +228,54 @@ def forward_intensities(ds, obj: np.ndarray, probe: np.ndarray) -> np.ndarray:
         return torch.fft.fftshift(predicted, dim=(-2, -1)).cpu().numpy().astype(np.float32)
 
 
-def _optimise(task, config: PtychiConfig, recorder, window_px: int) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Prepared:
+    """A built pty-chi task (untimed) and the torch defaults its build left, under which it runs."""
+
+    name: str
+    config: PtychiConfig
+    task: object
+    target: str
+    window_px: int
+    defaults: tuple
+    version: str
+
+
+def setup(name: str, engine: str, ds, config: PtychiConfig, device: str | None = None) -> Prepared:
+    """pty-chi's ``engine`` on ``ds``, from the dataset's probe guess and a flat object."""
+    torch = require_module("torch", name, EXTRA)
+    ptychi = require_module("ptychi", name, EXTRA)
+    require_single_angle_far_field(ds, name)
+    target = torch_device(device)
+    with _torch_defaults(), torch_threads(config.torch_threads):
+        task = build_task(ds, engine, config, ds.probe_guess, target=target)
+        defaults = torch.get_default_device(), torch.get_default_dtype()
+    return Prepared(name, config, task, target, int(np.prod(ds.pattern_shape)), defaults, ptychi.__version__)
+
+
+def step(prepared: Prepared) -> float:
+    """One pty-chi epoch -> its loss."""
+    with _torch_defaults(*prepared.defaults), torch_threads(prepared.config.torch_threads):
+        prepared.task.run(n_epochs=1)
+    return float(prepared.task.reconstructor.loss_tracker.table["loss"].iloc[-1])
+
+
+def _optimise(prepared: Prepared, recorder) -> tuple[str, str]:
     """One pty-chi epoch per recorder row (metrics untimed); returns (status, message)."""
-    tracker = task.reconstructor.loss_tracker
-    recorder.restart()
-    for epoch in range(1, config.iterations + 1):
-        task.run(n_epochs=1)
-        loss = float(tracker.table["loss"].iloc[-1])
+    for epoch in range(1, prepared.config.iterations + 1):
+        loss = step(prepared)
         if not np.isfinite(loss):
             return "diverged", f"pty-chi loss {loss} at epoch {epoch}"
-        if recorder.record(epoch, loss, lambda: estimate(task, window_px)):
+        if recorder.record(epoch, loss, lambda: estimate(prepared.task, prepared.window_px)):
             break
     return "ok", ""
 
 
-def solve(name: str, engine: str, ds, config: PtychiConfig, recorder,
-          device: str | None = None) -> Reconstruction:
-    """Run pty-chi's ``engine`` on ``ds`` from the dataset's probe guess and a flat object; one
-    recorder row per epoch (task set-up untimed)."""
-    require_module("torch", name, EXTRA)
-    ptychi = require_module("ptychi", name, EXTRA)
-    require_single_angle_far_field(ds, name)
-    target = torch_device(device)
-    window_px = int(np.prod(ds.pattern_shape))
-    with _torch_defaults(), torch_threads(config.torch_threads):
-        task = build_task(ds, engine, config, ds.probe_guess, target=target)
-        status, message = _optimise(task, config, recorder, window_px)
-        result = estimate(task, window_px)
-    record = peer_provenance(config.seed, target, "ptychi", ptychi.__version__)
-    return Reconstruction(solver=name, config=asdict(config), history=recorder.history(), status=status,
-                          message=message, provenance=record, **result)
+def run(prepared: Prepared, recorder) -> Reconstruction:
+    """The epochs (timed), one recorder row each."""
+    status, message = _optimise(prepared, recorder)
+    with _torch_defaults(*prepared.defaults):
+        result = estimate(prepared.task, prepared.window_px)
+    record = peer_provenance(prepared.target, "ptychi", prepared.version)
+    return Reconstruction(solver=prepared.name, config=asdict(prepared.config), history=recorder.history(),
+                          status=status, message=message, provenance=record, **result)

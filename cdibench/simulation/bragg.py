@@ -17,20 +17,29 @@ with s = E / E0, i.e. an extra reciprocal offset (s - 1) G and detector coordina
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from cdibench.config import require
 from cdibench.data.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.spec import DatasetSpec
 from cdibench.phantoms.crystal import crystal_fields
 from cdibench.phantoms.materials import material
 from cdibench.phantoms.registry import phantom_config
-from cdibench.physics import coherence, detector, noise, probes, scans
-from cdibench.physics.bragg import (BraggGeometry, block_mean, crystal_density, patterns, rocking_ramp,
-                                    sheared_probes)
-from cdibench.harness.provenance import provenance
-from cdibench.simulation.simulate import _rngs
-from cdibench.data.spec import DatasetSpec
+from cdibench.physics import coherence, probes, scans
+from cdibench.physics.bragg import (
+    BraggGeometry,
+    block_mean,
+    crystal_density,
+    patterns,
+    rocking_ramp,
+    sheared_probes,
+)
+from cdibench.provenance import provenance
+from cdibench.simulation.measurement import measure
+from cdibench.simulation.seeds import seed_streams
 
 
 def bragg_geometry(spec: DatasetSpec) -> BraggGeometry:
@@ -88,51 +97,64 @@ def _expected(spec, rho, probe, positions, angles, geometry, progress, chunk: in
     return out
 
 
-def simulate_bragg(spec: DatasetSpec, progress: bool = True) -> Dataset:
-    """Simulate Bragg ptychography of ``spec`` (kind 'bragg'); deterministic in ``spec.seed``."""
+def simulate_bragg(spec: DatasetSpec, progress: bool = True, timings: dict | None = None) -> Dataset:
+    """Simulate Bragg ptychography of ``spec`` (kind 'bragg'); deterministic in ``spec.seed``.
+
+    timings: if given, receives ``forward_s``, the wall time of the noise-free forward model."""
     require(spec.kind == "bragg", "kind", spec.kind, "'bragg' for simulate_bragg")
-    rng = _rngs(spec.seed)
-    geo = spec.geometry
+    streams = seed_streams(spec.seed)
     geometry = bragg_geometry(spec)
     u, pixel = spec.simulation.grid_upsample, geometry.voxel_m
-    shape = tuple(spec.phantom.shape_px)
-    n = geo.pattern_px
     config = phantom_config("crystal", spec.phantom.params)
     _check_burgers(config, geometry)
-    occ, disp = crystal_fields(config, tuple(k * u for k in shape), pixel / u)
+    occ, disp = crystal_fields(config, tuple(k * u for k in spec.phantom.shape_px), pixel / u)
     rho = crystal_density(occ, disp, geometry)
-    index = material(config.material, config.material_density_g_cm3, "phantom.material").index(geo.energy_kev)
-    coarse_occ = block_mean(occ, u)
-
-    probe = probes.make_probe(spec.probe, (n, n), pixel, geo.energy_kev)
-    offsets = scans.scan_offsets_px(spec.scan, pixel, rng["scan"])
-    one = scans.top_left_positions(offsets, (n, n), (n, n))  # = offsets: window and field coincide
+    index = material(config.material, config.material_density_g_cm3, "phantom.material").index(spec.geometry.energy_kev)
+    probe = probes.make_probe(spec.probe, (spec.geometry.pattern_px,) * 2, pixel, spec.geometry.energy_kev)
     angles = spec.bragg.rocking_angles_rad()
-    recorded = np.broadcast_to(one, (len(angles),) + one.shape).copy()
-    _check_positions(recorded, n, "positions_px")
-    true_pos = scans.jitter_positions(recorded, spec.errors.position_jitter_rms_px, rng["errors"])
-    _check_positions(true_pos, n, "positions_px (true, after errors.position_jitter_rms_px)")
+    recorded, true_pos = _scan_positions(spec, pixel, len(angles), streams)
 
+    start = time.perf_counter()
     expected = _expected(spec, rho, probe, true_pos, angles, geometry, progress)
+    if timings is not None:
+        timings["forward_s"] = time.perf_counter() - start
     brightest = expected.sum(axis=(-2, -1)).max()
     require(brightest > 0, "phantom", "(crystal)", "a crystal the probe illuminates (all frames are dark)")
     gain = spec.noise.photons_per_frame / brightest
     expected = (expected * gain).astype(np.float32)
     probe = (probe * np.float32(np.sqrt(gain))).astype(np.complex64)
+    counts, mask = measure(expected, spec, streams)
 
-    n_frames = expected.shape[0] * expected.shape[1]
-    flux = noise.flux_factors(n_frames, spec.noise.flux_fluctuation_rms, rng["flux"])
-    frames = expected.reshape((n_frames,) + expected.shape[2:]) * flux[:, None, None]
-    counts = noise.apply_noise(frames, spec.noise, rng["noise"]).reshape(expected.shape)
-    counts, mask = detector.apply_detector(counts, spec.detector, detector.detector_mask(spec.detector, (n, n)))
-
+    coarse_occ = block_mean(occ, u)
     truth = GroundTruth(delta=coarse_occ * np.float32(index[0]), beta=coarse_occ * np.float32(index[1]),
                         voxel_size_m=pixel, object=block_mean(rho, u), probe=probe, positions_px=true_pos)
+    return _dataset(spec, geometry, truth, recorded, angles, counts, mask)
+
+
+def _scan_positions(spec: DatasetSpec, pixel_m: float, n_angles: int,
+                    streams: dict[str, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """Probe-centre offsets [px], recorded and true (after the position errors), float64
+    (n_angles, n_positions, 2): the scan from the "scan" stream, its errors from "errors"."""
+    n = spec.geometry.pattern_px
+    offsets = scans.scan_offsets_px(spec.scan, pixel_m, streams["scan"])
+    one = scans.top_left_positions(offsets, (n, n), (n, n))  # = offsets: window and field coincide
+    recorded = np.broadcast_to(one, (n_angles,) + one.shape).copy()
+    _check_positions(recorded, n, "positions_px")
+    true_pos = scans.jitter_positions(recorded, spec.errors.position_jitter_rms_px, streams["errors"])
+    _check_positions(true_pos, n, "positions_px (true, after errors.position_jitter_rms_px)")
+    return recorded, true_pos
+
+
+def _dataset(spec: DatasetSpec, geometry: BraggGeometry, truth: GroundTruth, recorded: np.ndarray,
+             angles: np.ndarray, counts: np.ndarray, mask: np.ndarray) -> Dataset:
+    """The Dataset of the simulation: counts float32 (n_angles, n_positions, n, n), the recorded
+    offsets, the geometry with its 2theta, the probe guess and the truth."""
+    geo, n = spec.geometry, spec.geometry.pattern_px
     geometry_out = Geometry(energy_kev=geo.energy_kev, distance_m=geo.distance_m,
-                            detector_pixel_m=geo.detector_pixel, object_pixel_m=pixel, detection="far",
+                            detector_pixel_m=geo.detector_pixel, object_pixel_m=geometry.voxel_m, detection="far",
                             two_theta_rad=geometry.two_theta_rad)
-    return Dataset(kind="bragg", intensities=counts.astype(np.float32), positions_px=recorded,
-                   probe_guess=probes.probe_guess(spec.probe, probe, pixel, geo.energy_kev), mask=mask,
-                   geometry=geometry_out, angles_rad=np.asarray(angles, dtype=np.float64),
+    return Dataset(kind="bragg", intensities=counts, positions_px=recorded,
+                   probe_guess=probes.probe_guess(spec.probe, truth.probe, geometry.voxel_m, geo.energy_kev),
+                   mask=mask, geometry=geometry_out, angles_rad=np.asarray(angles, dtype=np.float64),
                    object_shape=(n, n), support=None, truth=truth, spec_toml=spec.to_toml(),
                    seed=spec.seed, provenance=provenance())
