@@ -2,8 +2,9 @@
 name: a new plug-in is benchmarked by declaring its kinds and a ``step``.
 
 Benchmarked are the solvers that ship with cdibench (no optional extra: the peers are compared by
-the runner, not here) and declare a ``step``. "Classical" solvers run on numpy (no backend); "AD"
-solvers run on TensorFlow (their backend is a cdibench.ad module, the only package importing it).
+the runner, not here) and declare a ``step``. "Classical" solvers run on numpy (their backend is
+``baselines``); "AD" solvers run on TensorFlow (their backend is a cdibench.ad module, the only
+package importing it).
 """
 
 from __future__ import annotations

@@ -38,6 +38,12 @@ class Kind:
         in the illuminated region), "volume" (delta or beta and FSC in the measured volume) or
         "crystal" (strain phase in the lit support, no resolution curve).
     truth_fields: the ``truth`` (and Reconstruction) fields the scores compare.
+    metrics_bytes: (fixed, per truth element) resident-set growth of one metrics evaluation
+        (alignment, NRMSE, SSIM), measured; the memory estimate (cdibench.harness.memory) adds it.
+        Thin kinds from whole numpy runs at two sizes, minus their counted arrays: cdi (HIO, 64^2
+        and 256^2: 4.5 and 37.5 MiB; 4 alignment candidates, twin x shift or not, in complex128),
+        ptycho (ePIE, 112^2 and 324^2: 8.3 and 54.5 MiB). Volume kinds at one size (quick suite,
+        estimate = 0.9 x truth): per element only.
     """
 
     name: str
@@ -48,6 +54,7 @@ class Kind:
     scanned: bool
     twin: bool = False
     support: bool = False
+    metrics_bytes: tuple[int, int] = (0, 0)
 
     def __post_init__(self):
         if self.sample not in SAMPLES or self.angles not in ANGLES or not set(self.detection) <= set(DETECTIONS):
@@ -92,20 +99,23 @@ class Kind:
         return detection in self.detection
 
 
+_MIB = 2**20
+
 _TABLE = (
     Kind("cdi", "far-field coherent diffractive imaging: one pattern, known support",
-         "thin", "none", ("far",), scanned=False, twin=True, support=True),
-    Kind("ptycho-far", "far-field ptychography of a thin object", "thin", "none", ("far",), scanned=True),
+         "thin", "none", ("far",), scanned=False, twin=True, support=True, metrics_bytes=(int(2.3 * _MIB), 563)),
+    Kind("ptycho-far", "far-field ptychography of a thin object", "thin", "none", ("far",), scanned=True,
+         metrics_bytes=(2 * _MIB, 524)),
     Kind("ptycho-near", "near-field (Fresnel) ptychography of a thin object", "thin", "none", ("near",),
-         scanned=True),
+         scanned=True, metrics_bytes=(2 * _MIB, 524)),
     Kind("multislice", "single-angle ptychography of a thick object (multislice)", "volume", "none",
-         ("far",), scanned=True),
+         ("far",), scanned=True, metrics_bytes=(0, 52)),
     Kind("multislice-tomo", "multi-angle multislice ptychography: 3D beyond the depth of focus", "volume",
-         "tomography", ("far",), scanned=True),
+         "tomography", ("far",), scanned=True, metrics_bytes=(0, 52)),
     Kind("fullfield-tomo", "full-field (projection or near-field) tomography", "volume", "tomography",
-         ("near",), scanned=False),
+         ("near",), scanned=False, metrics_bytes=(0, 138)),
     Kind("bragg", "multi-angle Bragg ptychography of a strained crystal", "crystal", "rocking", ("far",),
-         scanned=True),
+         scanned=True, metrics_bytes=(0, 2080)),
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in _TABLE}

@@ -8,6 +8,7 @@ import numpy as np
 
 from cdibench import units
 from cdibench.data.spec import load_spec
+from cdibench.kinds import kind
 from cdibench.physics.noise import NoiseConfig
 from cdibench.simulation import simulate
 
@@ -34,7 +35,7 @@ def model_at_truth(ds, dtype=np.float32):
     from cdibench.ad.models import thin_model, volume_model
 
     truth = ds.truth
-    if ds.kind in ("cdi", "ptycho-far", "ptycho-near"):
+    if kind(ds.kind).thin:
         model = thin_model(ds, truth.probe, support=ds.support, dtype=dtype)
         model.variables["object_re"].assign(truth.object.real.astype(dtype))
         model.variables["object_im"].assign(truth.object.imag.astype(dtype))

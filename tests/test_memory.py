@@ -21,6 +21,7 @@ from cdibench.data.cxi import save_cxi
 from cdibench.data.spec import load_spec
 from cdibench.harness import memory, runner
 from cdibench.harness.suite import Case, Run, Task, _spec_with
+from cdibench.kinds import kind
 from cdibench.simulation import simulate
 from cdibench.solvers import ad_common
 from cdibench.solvers.registry import solver_config
@@ -46,8 +47,8 @@ def test_ad_ptycho_estimate_matches_a_hand_computation():
     assert e.per_position_bytes == 10 * 8 * frame
     assert e.runtime_bytes == ad_common.MEASURED_TF_RUNTIME_BYTES + ad_common.MEASURED_XLA_BYTES  # XLA on by default
     assert _estimate(PTYCHO, "ad-ptycho", batch_size=12, jit_compile=False).runtime_bytes == ad_common.MEASURED_TF_RUNTIME_BYTES
-    assert e.metrics_bytes == (memory.MEASURED_METRICS_FIXED_BYTES["ptycho-far"]
-                               + memory.MEASURED_METRICS_BYTES_PER_ELEMENT["ptycho-far"] * 112 * 112)
+    fixed, per_element = kind("ptycho-far").metrics_bytes
+    assert e.metrics_bytes == fixed + per_element * 112 * 112
     assert e.run_bytes == e.data_copies_bytes + e.state_bytes + e.working_bytes + e.metrics_bytes + e.runtime_bytes
     assert e.total_bytes == e.dataset_bytes + e.run_bytes
 

@@ -11,7 +11,8 @@ available.
 
 The solver's own arrays are its plug-in's terms (``Solver.memory``, cdibench/solvers/: counts of
 arrays read off its code, times their size, and the backend's measured fixed costs); this module
-adds what every run has: the dataset and the metrics evaluations (measured, ``MEASURED_*``).
+adds what every run has: the dataset and the metrics evaluations (measured, per kind:
+``cdibench.kinds.Kind.metrics_bytes``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,6 @@ from cdibench.kinds import kind
 from cdibench.solvers.base import C8, F4, F8, I4, MemoryParts
 from cdibench.solvers.registry import get_solver
 
-# Measured: resident-set growth of the metrics evaluations (alignment, NRMSE, SSIM) of a run, a
-# fixed part plus a part per element of the ground truth, by kind. Thin kinds from whole numpy runs
-# at two sizes, minus their counted arrays: cdi (HIO, 64^2 and 256^2: 4.5 and 37.5 MiB; 4 alignment
-# candidates, twin x shift or not, in complex128), ptycho (ePIE, 112^2 and 324^2: 8.3 and 54.5 MiB).
-# Volume kinds at one size (quick suite, estimate = 0.9 x truth): per element only.
-MEASURED_METRICS_FIXED_BYTES = {"cdi": int(2.3 * 2**20), "ptycho-far": 2 * 2**20, "ptycho-near": 2 * 2**20}
-MEASURED_METRICS_BYTES_PER_ELEMENT = {"cdi": 563, "ptycho-far": 524, "ptycho-near": 524,
-                                      "multislice": 52, "multislice-tomo": 52, "fullfield-tomo": 138,
-                                      "bragg": 2080}
 # Measured: resident growth of a run beyond its arrays as tracemalloc counts them (allocator arenas,
 # first-touch pages, code first used), 2.4-3.7 MiB for fbp (64^3 with 32, 64, 128 angles; 96^3) and
 # ptycho-fbp (quick suite). Only runs without per-iteration metrics carry it as a term: the metrics
@@ -157,9 +149,12 @@ def dataset_bytes(s: Shapes, kind_name: str) -> int:
 
 
 def metrics_bytes(s: Shapes, kind_name: str) -> int:
-    """One metrics evaluation against the ground truth ((n_z, n_y, n_x) or (n_y, n_x)), measured."""
-    truth = s.voxels if kind(kind_name).truth_is_volume else s.grid[1] * s.grid[2]
-    return MEASURED_METRICS_FIXED_BYTES.get(kind_name, 0) + MEASURED_METRICS_BYTES_PER_ELEMENT[kind_name] * truth
+    """One metrics evaluation against the ground truth ((n_z, n_y, n_x) or (n_y, n_x)), measured per
+    kind (cdibench.kinds.Kind.metrics_bytes)."""
+    traits = kind(kind_name)
+    truth = s.voxels if traits.truth_is_volume else s.grid[1] * s.grid[2]
+    fixed, per_element = traits.metrics_bytes
+    return fixed + per_element * truth
 
 
 def estimate_run_bytes(spec, solver_name: str, config) -> MemoryEstimate:

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from cdibench.config import require
 from cdibench.data.dataset import Dataset, Geometry, GroundTruth
 from cdibench.data.spec import DatasetSpec
+from cdibench.kinds import kind
 from cdibench.phantoms.crystal import crystal_fields
 from cdibench.phantoms.materials import material
 from cdibench.phantoms.registry import phantom_config
@@ -101,7 +102,7 @@ def simulate_bragg(spec: DatasetSpec, progress: bool = True, timings: dict | Non
     """Simulate Bragg ptychography of ``spec`` (kind 'bragg'); deterministic in ``spec.seed``.
 
     timings: if given, receives ``forward_s``, the wall time of the noise-free forward model."""
-    require(spec.kind == "bragg", "kind", spec.kind, "'bragg' for simulate_bragg")
+    require(kind(spec.kind).crystal, "kind", spec.kind, "a crystal kind for simulate_bragg")
     streams = seed_streams(spec.seed)
     geometry = bragg_geometry(spec)
     u, pixel = spec.simulation.grid_upsample, geometry.voxel_m

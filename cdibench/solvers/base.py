@@ -73,8 +73,8 @@ class Solver:
     estimate is then a lower bound). tunable: option -> Range.
     metrics_during_run: per-iteration metrics are evaluated inside ``run`` (False: the result is
     scored once, after the run). backend: module imported before a measured run, so that its
-    import is not the run's memory or time (TensorFlow for AD). requires: (module, pyproject
-    extra) of an optional backend; without it the solver is listed but refuses to run.
+    import is not the run's memory or time (TensorFlow for AD, baselines for numpy). requires:
+    (module, pyproject extra) of an optional backend; without it the solver is listed but refuses to run.
     """
 
     name: str

@@ -93,8 +93,8 @@ def _memory(s, config, spec) -> MemoryParts:
 
 SOLVERS = (
     Solver("hio", ("cdi",), HioConfig, "HIO/ER cycles (Fienup 1982), numpy", _setup_hio,
-           partial(_run, "hio"), _step, fft_plan=_fft_plan, memory=_memory,
+           partial(_run, "hio"), _step, backend="baselines", fft_plan=_fft_plan, memory=_memory,
            tunable={"beta": Range(0.5, 1.0), "hio_iter": Range(5, 100, integer=True)}),
     Solver("er", ("cdi",), ErConfig, "error reduction (Fienup 1982), numpy", _setup_er,
-           partial(_run, "er"), _step, fft_plan=_fft_plan, memory=_memory),
+           partial(_run, "er"), _step, backend="baselines", fft_plan=_fft_plan, memory=_memory),
 )

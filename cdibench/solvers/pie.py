@@ -70,7 +70,7 @@ def _memory(s, config, spec) -> MemoryParts:
 
 def _solver(name: str, description: str, defaults: dict) -> Solver:
     return Solver(name, ("ptycho-far",), PieConfig, description, partial(_setup, name), partial(_run, name), _step,
-                  defaults=defaults, fft_plan=lambda dataset, config: ("scipy", sweep_plan(dataset)),
+                  defaults=defaults, backend="baselines", fft_plan=lambda dataset, config: ("scipy", sweep_plan(dataset)),
                   memory=_memory, tunable={"alpha": Range(0.01, 1.0), "beta": Range(0.01, 1.0)})
 
 

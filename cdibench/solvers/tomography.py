@@ -160,10 +160,10 @@ def _memory_ptycho_fbp(s, config, spec) -> MemoryParts:
 
 SOLVERS = (
     Solver("fbp", ("fullfield-tomo",), FbpConfig, "filtered back projection of -log I", _setup_fbp, _run_fbp,
-           _step_fbp, memory=_memory_fbp, metrics_during_run=False),
+           _step_fbp, memory=_memory_fbp, metrics_during_run=False, backend="baselines"),
     Solver("ptycho-fbp", ("multislice-tomo",), PtychoFbpConfig,
            "ePIE per angle -> refocus -> unwrap -> FBP (the conventional pipeline)", _setup_ptycho_fbp,
            _run_ptycho_fbp, _step_ptycho_fbp, fft_plan=lambda dataset, config: ("scipy", sweep_plan(dataset)),
-           memory=_memory_ptycho_fbp, metrics_during_run=False,
+           memory=_memory_ptycho_fbp, metrics_during_run=False, backend="baselines",
            tunable={"alpha": Range(0.01, 1.0), "beta": Range(0.01, 1.0), "refocus_fraction": Range(0.0, 1.5)}),
 )
