@@ -198,6 +198,12 @@ BAD_INPUT = {
                                  ValueError, ["geometry.energy_kev", "-8.0", "> 0"]),
     "distance-zero-far-field": (lambda t: Geometry(8.0, 0.0, 75e-6, 1e-8, "far"),
                                 ValueError, ["geometry.distance_m", "0.0", "> 0"]),
+    "cone-beam-far-field": (lambda t: Geometry(8.0, 2.0, 75e-6, 1e-8, "far", focus_to_sample_m=2e-3,
+                                               sample_to_detector_m=2.0),
+                            ValueError, ["geometry.focus_to_sample_m", "0.002", "far-field"]),
+    "cone-beam-physical-pixel": (lambda t: Geometry(8.0, 2e-3 * 1.0 / 1.002, 55e-6, 55e-6, "near",
+                                                    focus_to_sample_m=2e-3, sample_to_detector_m=1.0),
+                                 ValueError, ["geometry.object_pixel_m", "5.5e-05", "effective value"]),
     # ---- CXI files (load_cxi): the message names the HDF5 path
     "cxi-nan-intensities": (lambda t: io.load_cxi(edited(t, f"{DETECTOR}/data", np.full((5, *PATTERN), np.nan))),
                             ValueError, ["detector_1/data", "nan at pixel (0, 0)", "expected finite"]),

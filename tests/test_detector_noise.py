@@ -118,10 +118,49 @@ def test_flux_factors_mean_and_rms():
     np.testing.assert_array_equal(flux_factors(5, 0.0, _rng()), np.ones(5, np.float32))
 
 
+def test_background_is_counted_with_the_signal():
+    """Poisson(signal + b): on a dark detector the counts' mean and variance are both b (standard
+    error of each ~ b / sqrt(n) = 0.3 % here); without one, the default, nothing is added."""
+    dark = np.zeros((200, 32, 32), np.float32)
+    counts = apply_noise(dark, NoiseConfig(background_photons=5.0), _rng(3))
+    assert counts.mean() == pytest.approx(5.0, rel=0.01) and counts.var() == pytest.approx(5.0, rel=0.02)
+    signal = _rng().random((2, 8, 8)).astype(np.float32) * 20
+    assert NoiseConfig().background_photons is None
+    np.testing.assert_array_equal(apply_noise(signal, NoiseConfig(poisson=False, background_photons=2.0), _rng()),
+                                  signal + np.float32(2.0))
+
+
+def test_simulator_stores_the_true_flux_and_keeps_data_without_errors(tmp_path):
+    """The truth's flux factors are the ones the frames were scaled by (noise-free: exact ratio to
+    the fluctuation-free data); they round-trip through CXI; without fluctuation the truth has none."""
+    import dataclasses
+    from pathlib import Path
+
+    from cdibench.data.cxi import load_cxi, save_cxi
+    from cdibench.data.spec import load_spec
+    from cdibench.simulation import simulate
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "datasets" / "quick-ptycho-far.toml")
+    quiet = dataclasses.replace(spec, noise=NoiseConfig(photons_per_frame=1e6, poisson=False))
+    plain = simulate(quiet, progress=False)
+    assert plain.truth.flux_scale is None
+    fluct = simulate(dataclasses.replace(quiet, noise=dataclasses.replace(quiet.noise, flux_fluctuation_rms=0.2)),
+                     progress=False)
+    flux = fluct.truth.flux_scale
+    assert flux.shape == (1, 36) and flux.dtype == np.float64
+    ratio = fluct.intensities.sum(axis=(-2, -1)) / plain.intensities.sum(axis=(-2, -1))
+    np.testing.assert_allclose(ratio, flux, rtol=1e-5)
+    loaded = load_cxi(save_cxi(fluct, tmp_path / "f.cxi"))
+    np.testing.assert_array_equal(loaded.truth.flux_scale, flux)
+    assert load_cxi(save_cxi(plain, tmp_path / "p.cxi")).truth.flux_scale is None
+
+
 @pytest.mark.parametrize("kwargs, field", [
     ({"photons_per_frame": 0.0}, "noise.photons_per_frame"),
     ({"read_noise_photons": -1.0}, "noise.read_noise_photons"),
     ({"flux_fluctuation_rms": float("inf")}, "noise.flux_fluctuation_rms"), ({"poisson": 1}, "noise.poisson"),
+    ({"background_photons": -0.5}, "noise.background_photons"),
+    ({"background_photons": 0.0}, "noise.background_photons"),
 ])
 def test_noise_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):

@@ -244,6 +244,58 @@ def test_negative_distance(saved):
         io.load_cxi(saved)
 
 
+def cone_beam_dataset() -> Dataset:
+    """make_dataset("ptycho-near") lit by a cone beam: z1 = 2 mm, z2 = 1 m, 55 um pixels, so the
+    effective pixel is 55 um / M (M = 501) and the effective distance z2 / M."""
+    ds = make_dataset("ptycho-near")
+    m = (2e-3 + 1.0) / 2e-3
+    geometry = Geometry(ENERGY_KEV, 1.0 / m, 55e-6, 55e-6 / m, "near", focus_to_sample_m=2e-3,
+                        sample_to_detector_m=1.0)
+    return dataclasses.replace(ds, geometry=geometry)
+
+
+def test_cone_beam_round_trip_stores_both_physical_distances(tmp_path):
+    ds = cone_beam_dataset()
+    path = io.save_cxi(ds, tmp_path / "cone.cxi")
+    with h5py.File(path, "r") as f:
+        assert f[f"{DETECTOR}/distance"][()] == 1.0 and f["entry_1/cdibench/focus_to_sample_m"][()] == 2e-3
+        assert f[f"{DETECTOR}/x_pixel_size"][()] == 55e-6
+    back = io.load_cxi(path)
+    assert_same(ds, back)
+    assert back.geometry.magnification == pytest.approx(501.0, rel=1e-12)
+    with h5py.File(io.save_cxi(back, tmp_path / "again.cxi"), "r") as f:
+        assert f[f"{DETECTOR}/distance"][()] == 1.0  # the physical z2, bit for bit
+
+
+def test_plane_wave_file_has_no_focus_distance(tmp_path):
+    path = io.save_cxi(make_dataset("ptycho-near"), tmp_path / "plane.cxi")
+    with h5py.File(path, "r") as f:
+        assert "entry_1/cdibench/focus_to_sample_m" not in f
+    assert not io.load_cxi(path).geometry.cone
+
+
+def test_focus_distance_on_a_far_field_kind_names_the_field(saved):
+    with h5py.File(saved, "r+") as f:
+        f["entry_1/cdibench/focus_to_sample_m"] = 2e-3
+    with pytest.raises(ValueError, match="entry_1/cdibench/focus_to_sample_m: .*far-field"):
+        io.load_cxi(saved)
+
+
+@pytest.mark.parametrize("value", [0.0, -2e-3])
+def test_cone_beam_focus_distance_must_be_positive(tmp_path, value):
+    path = io.save_cxi(cone_beam_dataset(), tmp_path / "cone.cxi")
+    edit(path, "entry_1/cdibench/focus_to_sample_m", value)
+    with pytest.raises(ValueError, match=f"entry_1/cdibench/focus_to_sample_m: .*positive.*got {value!r}"):
+        io.load_cxi(path)
+
+
+def test_cone_beam_in_contact_names_the_distance(tmp_path):
+    path = io.save_cxi(cone_beam_dataset(), tmp_path / "cone.cxi")
+    edit(path, f"{DETECTOR}/distance", 0.0)
+    with pytest.raises(ValueError, match="detector_1/distance: geometry.sample_to_detector_m .*> 0"):
+        io.load_cxi(path)
+
+
 def test_energy_stored_in_kev_instead_of_joule(saved):
     edit(saved, f"{SOURCE}/energy", 8.0)
     with pytest.raises(ValueError, match=r"source_1/energy: .*got 8.0 \(looks like keV, expected J\)"):

@@ -73,3 +73,51 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("name = \n")
     with pytest.raises(ValueError, match="bad.toml"):
         load_spec(bad)
+
+
+CONE = MINIMAL.replace('kind = "ptycho-far"', 'kind = "ptycho-near"').replace(
+    "distance_m = 7.0", 'distance_m = 1.12\nfocus_to_sample_m = 3.65e-3\ndetection = "near"').replace(
+    "detector_pixel_m = 172e-6", "detector_pixel_m = 55e-6")
+
+
+def test_cone_beam_spec_derives_the_effective_geometry():
+    """M = (z1 + z2) / z1, object pixel = detector pixel / M, distance z2 / M (the P25 setup:
+    ~308, ~178.7 nm, ~3.64 mm); given the effective object pixel instead, the detector pixel follows."""
+    geo = spec_from_toml(CONE).geometry
+    assert geo.magnification == pytest.approx((3.65e-3 + 1.12) / 3.65e-3, rel=1e-15)
+    assert (geo.magnification, geo.object_pixel, geo.effective_distance_m) == pytest.approx(
+        (307.85, 178.66e-9, 3.638e-3), rel=1e-4)
+    assert geo.detector_pixel == 55e-6 and geo.distance_m == 1.12
+    by_object = spec_from_toml(CONE.replace("detector_pixel_m = 55e-6", "object_pixel_m = 178.66e-9")).geometry
+    assert by_object.detector_pixel == pytest.approx(178.66e-9 * geo.magnification, rel=1e-12)
+    assert spec_from_toml(spec_from_toml(CONE).to_toml()) == spec_from_toml(CONE)
+
+
+def test_plane_wave_spec_does_not_write_the_focus_key():
+    """Absent key = plane wave: the TOML (and so the hash of every existing spec) is unchanged."""
+    spec = spec_from_toml(MINIMAL)
+    assert "focus_to_sample_m" not in spec.to_toml()
+    assert spec.geometry.magnification == 1.0 and spec.geometry.effective_distance_m == 7.0
+
+
+def test_cone_beam_on_a_near_field_tomography_kind():
+    text = CONE.replace('kind = "ptycho-near"', 'kind = "fullfield-tomo"').replace(
+        "shape_px = [1, 64, 64]", "shape_px = [4, 32, 32]")
+    assert spec_from_toml(text).geometry.magnification > 300
+
+
+@pytest.mark.parametrize("old, new", [
+    ('detection = "near"', ""),  # ptycho-near in far field: the geometry table refuses z1
+    ('kind = "ptycho-near"', 'kind = "ptycho-far"'),  # a far-field kind, asked of the kinds table
+    ("focus_to_sample_m = 3.65e-3", "focus_to_sample_m = 0.0"),
+    ("focus_to_sample_m = 3.65e-3", "focus_to_sample_m = -3.65e-3"),
+    ("focus_to_sample_m = 3.65e-3", "focus_to_sample_m = nan"),
+])
+def test_bad_cone_beam_names_the_field(old, new):
+    with pytest.raises(ValueError, match=r"geometry\.focus_to_sample_m"):
+        spec_from_toml(CONE.replace(old, new))
+
+
+def test_cone_beam_in_contact_names_the_distance():
+    with pytest.raises(ValueError, match=r"geometry\.distance_m = 0\.0 .*cone beam"):
+        spec_from_toml(CONE.replace("distance_m = 1.12", "distance_m = 0.0"))

@@ -29,6 +29,11 @@ class FitConfig:
     loss: str = option("amplitude", f"data loss: one of {', '.join(LOSS_NAMES)}")
     tv_weight: float = option(0.0, "weight of the total-variation regulariser on the object / volume")
     l1_weight: float = option(0.0, "weight of the L1 regulariser on the object / volume")
+    refine_flux: bool = option(False, "refine a per-frame incident-flux scale (mean fixed to 1)")
+    flux_learning_rate: float = option(0.02, "learning rate of the flux scales (relative: they are ~1)")
+    refine_background: bool = option(False, "refine a detector background per pixel, constant over frames, >= 0")
+    background_learning_rate: float = option(0.01, "learning rate of the background, in units of the "
+                                                    "data's mean photons per pixel")
     jit_compile: bool = option(True, "XLA-compile the epoch")
     metrics_every: int = option(10, "iterations between metric evaluations (untimed)")
     seed: int = option(0, "seed of the minibatch order")
@@ -40,6 +45,8 @@ class FitConfig:
         require(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
         require(self.probe_learning_rate is None or self.probe_learning_rate > 0, "probe_learning_rate",
                 self.probe_learning_rate, "> 0")
+        require(self.flux_learning_rate > 0, "flux_learning_rate", self.flux_learning_rate, "> 0")
+        require(self.background_learning_rate > 0, "background_learning_rate", self.background_learning_rate, "> 0")
         require(0 < self.decay_to <= 1, "decay_to", self.decay_to, "in (0, 1]")
         require(self.batch_size >= 0, "batch_size", self.batch_size, ">= 0")
         require(self.tv_weight >= 0 and self.l1_weight >= 0, "tv_weight", self.tv_weight, ">= 0")

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from cdibench.ad import losses
 from cdibench.ad.config import FitConfig
+from cdibench.ad.errors import LEARNING_RATES
 from cdibench.ad.optim import OPTIMIZERS
 
 
@@ -33,6 +34,14 @@ def _batches(n_angles: int, n_positions: int, batch_size: int, rng) -> list[tupl
         order = rng.permutation(n_positions) if size < n_positions else np.arange(n_positions)
         out += [(angle, np.sort(order[i:i + size])) for i in range(0, n_positions, size)]
     return [out[i] for i in rng.permutation(len(out))]
+
+
+def _learning_rates(names: tuple[str, ...], config: FitConfig) -> list[float]:
+    """The rate of each trainable variable: the probe's, an experimental error's (cdibench.ad.errors),
+    or the object's / volume's."""
+    probe = config.probe_learning_rate or config.learning_rate
+    return [getattr(config, LEARNING_RATES[k]) if k in LEARNING_RATES
+            else probe if k.startswith("probe") else config.learning_rate for k in names]
 
 
 def _weights(mask: np.ndarray, dtype) -> tf.Tensor:
@@ -59,13 +68,12 @@ class Trainer:
         per_frame_mask = weights.shape.rank == 4
         n_frames = float(intensities.shape[0] * intensities.shape[1])
         train = [model.variables[k] for k in model.trainable]
-        probe_lr = config.probe_learning_rate or config.learning_rate
         is_probe = [k.startswith("probe") for k in model.trainable]
-        self.optimizer = OPTIMIZERS[config.optimizer](train, [probe_lr if p else config.learning_rate
-                                                              for p in is_probe])
+        self.optimizer = OPTIMIZERS[config.optimizer](train, _learning_rates(model.trainable, config))
         self.probe_on = tf.Variable(config.probe_after == 0, trainable=False)
         loss_fn = losses.LOSSES[config.loss]
-        regularised = [model.variables[k] for k in model.trainable if not k.startswith("probe")]
+        regularised = [model.variables[k] for k in model.trainable
+                       if not k.startswith("probe") and k not in LEARNING_RATES]
 
         def step(angle, positions):
             with tf.GradientTape() as tape:

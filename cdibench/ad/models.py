@@ -61,24 +61,33 @@ def _far_norm(dataset, window) -> float:
 
 
 def _propagator(dataset, window, ctype):
-    """Detector operator on (..., n_y, n_x) waves: unshifted FFT (far field, see Model.unshifted),
-    angular spectrum over the detector distance (near field), or identity (contact)."""
+    """Detector operator ``detect(wave, ramps)`` on object-frame waves (B, m, n_y, n_x) (the probe
+    shifted by the fraction f, times the whole-pixel window; physics.ptychography) with their probe
+    shift ramps (B, n_y, n_x) or None: unshifted FFT (far field, see Model.unshifted; the back-shift
+    is a phase ramp on the pattern, invisible), or angular spectrum over the detector distance
+    (near field; identity at contact) with the wave shifted back by -f, conj(ramp), folded into the
+    transfer function: the probe stays fixed to the beam and the detector, the object moves."""
     if dataset.geometry.detection == "far":
-        return tf.signal.fft2d
+        return lambda wave, ramps: tf.signal.fft2d(wave)
     kernel = detector_kernel(dataset, window, ctype)
-    if kernel is None:
-        return lambda wave: wave
-    k = tf.constant(kernel)
-    return lambda wave: tf.signal.ifft2d(tf.signal.fft2d(wave) * k)
+    k = None if kernel is None else tf.constant(kernel)
+
+    def detect(wave, ramps):
+        if ramps is None:
+            return wave if k is None else tf.signal.ifft2d(tf.signal.fft2d(wave) * k)
+        transfer = tf.math.conj(ramps) if k is None else k * tf.math.conj(ramps)
+        return tf.signal.ifft2d(tf.signal.fft2d(wave) * transfer[:, None])
+    return detect
 
 
 def _shifted_probe(probe, fractions, positions):
-    """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w); fractions: the
-    angle's subpixel shifts (n_p, 2), or None when all positions are whole pixels."""
+    """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w) and the ramps
+    (B, w, w); fractions: the angle's subpixel shifts (n_p, 2), or None when all positions are whole
+    pixels (then (1, m, w, w) and None)."""
     if fractions is None:
-        return probe[None]
+        return probe[None], None
     ramps = shift_ramps(tf.gather(fractions, positions), tuple(probe.shape[-2:]), probe.dtype)
-    return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * ramps[:, None])
+    return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * ramps[:, None]), ramps
 
 
 def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
@@ -135,8 +144,8 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(tf.gather(indices, angle), positions))
         patches = tf.reshape(patches, (-1, 1) + window)
-        wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions) * patches
-        return _mode_intensity(detect(wave))
+        wave, ramps = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
+        return _mode_intensity(detect(wave * patches, ramps))
 
     def constrain(v):
         if mask is not None:
@@ -191,8 +200,8 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         trans = tf.exp(tf.complex(-absorption, -phase))
         slices = _slice_windows(trans, tf.gather(tf.gather(indices, angle), positions), n_y * n_x, window)
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
-        wave = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
-        return _mode_intensity(detect(_multislice(wave, slices, slice_kernel)))
+        wave, ramps = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
+        return _mode_intensity(detect(_multislice(wave, slices, slice_kernel), ramps))
 
     def constrain(v):
         v["phase"].assign(tf.maximum(v["phase"], 0))

@@ -14,6 +14,7 @@ from cdibench.ad.bragg import bragg_model
 from cdibench.ad.bragg_config import BraggFitConfig
 from cdibench.ad.config import FitConfig
 from cdibench.ad.devices import device_name
+from cdibench.ad.errors import with_errors
 from cdibench.ad.fit import FitResult, FitState, fit_epoch, prepare_fit, run_fit
 from cdibench.ad.models import thin_model, volume_model
 from cdibench.data.spec import sample_depth_px
@@ -36,16 +37,23 @@ def fit_model(dataset, config: FitConfig):
     """The model the AD solvers fit to ``dataset`` with ``config``, chosen by the kind table: the 2D
     object for thin kinds ('cdi' with its known support and plane wave, 'ptycho-far',
     'ptycho-near'), a volume of ``sample_depth_px(dataset, config.n_slices)`` slices for volume
-    kinds; the dataset's probe guess is refined on scanned kinds if the config says so."""
+    kinds; the dataset's probe guess is refined on scanned kinds if the config says so, and the
+    experiment's errors the config names (refine_flux, refine_background: cdibench.ad.errors)."""
     traits = kind(dataset.kind)
     if traits.crystal:
         raise ValueError(f"kind {dataset.kind!r}: a crystal has no thin or volume model (see prepare_bragg)")
     refine = config.refine_probe and traits.scanned
     if traits.thin:
-        return thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support)
-    shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.object_shape)
-    return volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
-                        projection=config.projection_approximation)
+        model = thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support)
+    else:
+        shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.object_shape)
+        model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
+                             projection=config.projection_approximation)
+    return _with_errors(model, dataset, config)
+
+
+def _with_errors(model, dataset, config: FitConfig):
+    return with_errors(model, dataset.intensities, flux=config.refine_flux, background=config.refine_background)
 
 
 def prepare(dataset, config: FitConfig, device: str | None = None) -> Prepared:
@@ -64,6 +72,7 @@ def prepare_bragg(dataset, config: BraggFitConfig, device: str | None = None) ->
                             shrinkwrap_threshold=config.shrinkwrap_threshold,
                             shrinkwrap_sigma_px=config.shrinkwrap_sigma_px,
                             shrinkwrap_after_steps=config.shrinkwrap_after * steps_per_iteration)
+        model = _with_errors(model, dataset, config)
         return Prepared(prepare_fit(model, dataset.intensities, dataset.mask, config), device)
 
 

@@ -5,7 +5,8 @@ Layout written by :func:`save_cxi` (N = n_angles * n_positions frames, angle-maj
     /cxi_version = 160                      /number_of_entries = 1
     /entry_1/instrument_1/detector_1/
         data           float32 (N, n_y, n_x) photons, not FFT-shifted, one chunk per frame
-        distance, x_pixel_size, y_pixel_size   float64 [m]
+        distance, x_pixel_size, y_pixel_size   float64 [m]: the physical sample-to-detector
+                       distance z2 and detector pixel (a cone beam's too, not its effective ones)
         basis_vectors  float64 (2, 3) [m]: [[0, p_y, 0], [p_x, 0, 0]] (row index along +y,
                        column index along +x, the directions of the translation below)
         mask           uint32 (n_y, n_x) or (N, n_y, n_x); 0 = good, CXI bit flags otherwise
@@ -18,9 +19,13 @@ Layout written by :func:`save_cxi` (N = n_angles * n_positions frames, angle-maj
     /entry_1/cdibench/                       what CXI has no place for
         kind, detection ("far" | "near"), object_shape int64 (2,), object_pixel_m [m],
         two_theta_rad [rad] (kind "bragg": the scattering angle 2theta; 0 otherwise; absent = 0),
+        focus_to_sample_m [m] (a near-field cone beam's focus-to-sample distance z1; absent = a
+        plane wave; the loaded Geometry derives the effective distance z2 / M and checks the
+        stored object_pixel_m, the effective pixel, against detector pixel / M, M = (z1 + z2) / z1),
         n_angles, n_positions, angles_rad float64 (n_angles,), probe_guess (soft link to
         illumination), support bool (optional), seed (optional), spec_toml, provenance (JSON),
-        truth/{delta, beta, voxel_size_m, object, probe, positions_px} (optional)
+        truth/{delta, beta, voxel_size_m, object, probe, positions_px, flux_scale (optional)}
+        (optional)
 
 Per-frame rotation angles are not written under geometry_1 (CXI 1.6 has no field for them):
 frame ``i`` has angle ``angles_rad[i // n_positions]`` (for kind "bragg" the rocking angle dtheta).
@@ -56,7 +61,7 @@ import numpy as np
 
 from cdibench import units
 from cdibench.data.atomic import atomic_write
-from cdibench.data.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, Geometry, GroundTruth, fresnel_scaling
 from cdibench.data.hdf5_fields import array as _array
 from cdibench.data.hdf5_fields import dataset as _dataset
 from cdibench.data.hdf5_fields import integers as _integers
@@ -93,6 +98,8 @@ FIELD_PATHS = {
     "geometry.distance_m": PATHS["distance"], "geometry.detector_pixel_m": PATHS["x_pixel_size"],
     "geometry.object_pixel_m": f"{CDIBENCH}/object_pixel_m", "geometry.detection": f"{CDIBENCH}/detection",
     "geometry.two_theta_rad": f"{CDIBENCH}/two_theta_rad",
+    "geometry.focus_to_sample_m": f"{CDIBENCH}/focus_to_sample_m",
+    "geometry.sample_to_detector_m": PATHS["distance"],
     **{name: f"{CDIBENCH}/{name}" for name in ("kind", "angles_rad", "object_shape", "support",
                                                "seed", "spec_toml", "provenance")},
 }
@@ -117,7 +124,7 @@ def _write_cxi_fields(f: h5py.File, ds: Dataset, compression, command: str) -> N
                               chunks=(1, n_y, n_x), compression=compression)
     data.attrs["axes"] = "translation:y:x"
     p = geo.detector_pixel_m
-    for name, value in (("distance", geo.distance_m), ("x_pixel_size", p), ("y_pixel_size", p),
+    for name, value in (("distance", geo.detector_distance_m), ("x_pixel_size", p), ("y_pixel_size", p),
                         ("basis_vectors", [[0.0, p, 0.0], [p, 0.0, 0.0]])):
         det.create_dataset(name, data=np.float64(value)).attrs["units"] = "m"
     mask = ds.mask if ds.mask.ndim == 2 else ds.mask.reshape(n_a * n_p, n_y, n_x)
@@ -145,6 +152,8 @@ def _write_cdibench_group(f: h5py.File, ds: Dataset) -> None:
     g["object_shape"] = np.array(ds.object_shape, dtype=np.int64)
     g["object_pixel_m"] = np.float64(ds.geometry.object_pixel_m)
     g["two_theta_rad"] = np.float64(ds.geometry.two_theta_rad)
+    if ds.geometry.cone:
+        g["focus_to_sample_m"] = np.float64(ds.geometry.focus_to_sample_m)
     g["n_angles"] = np.int64(ds.n_angles)
     g["n_positions"] = np.int64(ds.n_positions)
     g["angles_rad"] = ds.angles_rad
@@ -160,6 +169,8 @@ def _write_cdibench_group(f: h5py.File, ds: Dataset) -> None:
         for name in ("delta", "beta", "object", "probe", "positions_px"):
             t.create_dataset(name, data=getattr(ds.truth, name))
         t["voxel_size_m"] = np.float64(ds.truth.voxel_size_m)
+        if ds.truth.flux_scale is not None:
+            t["flux_scale"] = ds.truth.flux_scale
 
 
 def save_cxi(ds: Dataset, path, *, compression: str | None = None, command: str | None = None) -> Path:
@@ -278,7 +289,8 @@ def _truth(f):
         return None
     kinds = {"delta": "fiu", "beta": "fiu", "object": "fc", "probe": "fc", "positions_px": "fiu"}
     arrays = {name: _array(f, f"{g}/{name}", kind) for name, kind in kinds.items()}
-    return GroundTruth(voxel_size_m=_number(f, f"{g}/voxel_size_m", "m"), **arrays)
+    return GroundTruth(voxel_size_m=_number(f, f"{g}/voxel_size_m", "m"),
+                       flux_scale=_array(f, f"{g}/flux_scale", "f", required=False), **arrays)
 
 
 def _own_meta(f, t: np.ndarray, signs, pattern) -> dict:
@@ -298,11 +310,21 @@ def _own_meta(f, t: np.ndarray, signs, pattern) -> dict:
     two_theta = _number(f, f"{g}/two_theta_rad", "rad", allow_zero=True, required=False)
     return dict(kind=_string(f, f"{g}/kind"), detection=_string(f, f"{g}/detection"),
                 two_theta_rad=two_theta or 0.0,
+                focus_to_sample_m=_number(f, f"{g}/focus_to_sample_m", "m", required=False),
                 object_shape=object_shape, object_pixel_m=object_pixel_m, positions_px=positions,
                 angles_rad=_array(f, f"{g}/angles_rad", "fiu"),
                 support=_array(f, f"{g}/support", "biu", required=False), truth=_truth(f),
                 seed=None if seed is None else int(seed), provenance=provenance,
                 spec_toml=_string(f, f"{g}/spec_toml", required=False) or "")
+
+
+def _geometry(meta: dict, energy_kev: float, distance_m: float, pixel_m: float) -> Geometry:
+    """The Dataset's geometry; a cone beam (z1 stored) carries its effective distance z2 / M."""
+    z1 = meta.pop("focus_to_sample_m", None)  # > 0 when stored (hdf5_fields.number)
+    distance = fresnel_scaling(z1, distance_m)[1] if z1 is not None and distance_m > 0 else distance_m
+    return Geometry(energy_kev, distance, pixel_m, meta.pop("object_pixel_m"), meta.pop("detection"),
+                    meta.pop("two_theta_rad", 0.0), focus_to_sample_m=0.0 if z1 is None else z1,
+                    sample_to_detector_m=0.0 if z1 is None else distance_m)
 
 
 def _external_meta(f, t: np.ndarray, signs, pattern, energy_kev: float, distance_m: float,
@@ -351,8 +373,7 @@ def _read(f: h5py.File, probe_override) -> Dataset:
         meta = _external_meta(f, t, signs, pattern, energy_kev, distance_m, pixel_m)
     shape4 = (*meta["positions_px"].shape[:2], *pattern)
     try:
-        geometry = Geometry(energy_kev, distance_m, pixel_m, meta.pop("object_pixel_m"),
-                            meta.pop("detection"), meta.pop("two_theta_rad", 0.0))
+        geometry = _geometry(meta, energy_kev, distance_m, pixel_m)
     except ValueError as exc:
         field = str(exc).split()[0]
         raise ValueError(f"{FIELD_PATHS.get(field, DETECTOR)}: {exc}") from exc

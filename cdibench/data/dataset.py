@@ -7,15 +7,30 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def fresnel_scaling(focus_to_sample_m: float, sample_to_detector_m: float) -> tuple[float, float]:
+    """A cone beam as its equivalent plane wave (the Fresnel scaling theorem).
+
+    A beam diverging from a focus z1 = ``focus_to_sample_m`` before the sample, detected
+    z2 = ``sample_to_detector_m`` behind it, gives on the detector the plane-wave intensity of
+    the same exit wave (the illumination without its spherical phase exp(i k r^2 / (2 z1)))
+    propagated over z2 / M, magnified by M = (z1 + z2) / z1. Returns (M, z2 / M [m])."""
+    z1, z2 = float(focus_to_sample_m), float(sample_to_detector_m)
+    return (z1 + z2) / z1, z1 * z2 / (z1 + z2)
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Experiment geometry, SI units.
 
     detection: "far" (Fraunhofer, centred unitary FFT) or "near" (angular spectrum over distance_m).
     object_pixel_m: sampling of the object/probe plane [m]; detector_pixel_m: detector pixel [m]
-    (for far field lambda z / (N object_pixel_m); for near field equal to object_pixel_m).
+    (for far field lambda z / (N object_pixel_m); for near field magnification x object_pixel_m).
     two_theta_rad: the scattering angle 2theta of kind "bragg" [rad] (frame: cdibench.physics.bragg;
     the voxel is a cube of edge object_pixel_m); 0 for every other kind.
+    focus_to_sample_m, sample_to_detector_m: a near-field cone beam's physical distances z1 (focus
+    to sample) and z2 (sample to detector) [m]; both 0 for a plane wave. A cone beam's distance_m
+    and object_pixel_m are the EFFECTIVE ones of its equivalent plane wave (:func:`fresnel_scaling`:
+    z2 / M and detector_pixel_m / M), which the models use.
     """
 
     energy_kev: float
@@ -24,6 +39,23 @@ class Geometry:
     object_pixel_m: float
     detection: str = "far"
     two_theta_rad: float = 0.0
+    focus_to_sample_m: float = 0.0
+    sample_to_detector_m: float = 0.0
+
+    @property
+    def cone(self) -> bool:
+        """A divergent (cone) beam from a focus before the sample; False: a plane wave."""
+        return self.focus_to_sample_m != 0
+
+    @property
+    def magnification(self) -> float:
+        """(z1 + z2) / z1 of a cone beam, 1 for a plane wave."""
+        return fresnel_scaling(self.focus_to_sample_m, self.sample_to_detector_m)[0] if self.cone else 1.0
+
+    @property
+    def detector_distance_m(self) -> float:
+        """Physical sample-to-detector distance [m] (CXI detector_1/distance)."""
+        return self.sample_to_detector_m if self.cone else self.distance_m
 
     def __post_init__(self):
         for name in ("energy_kev", "detector_pixel_m", "object_pixel_m"):
@@ -37,6 +69,23 @@ class Geometry:
             raise ValueError(f"geometry.two_theta_rad must be in [0, pi), got {self.two_theta_rad!r}")
         if self.detection not in ("far", "near"):
             raise ValueError(f"geometry.detection must be 'far' or 'near', got {self.detection!r}")
+        if self.cone or self.sample_to_detector_m != 0:
+            self._check_cone()
+
+    def _check_cone(self) -> None:
+        """A cone beam: near field, both distances > 0, the effective distance and pixel derived."""
+        if self.detection != "near":
+            raise ValueError(f"geometry.focus_to_sample_m must be 0 (a plane wave) for far-field "
+                             f"detection: a cone beam is near field; got {self.focus_to_sample_m!r}")
+        for name in ("focus_to_sample_m", "sample_to_detector_m"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"geometry.{name} must be finite and > 0 for a cone beam, got {value!r}")
+        m, distance_m = fresnel_scaling(self.focus_to_sample_m, self.sample_to_detector_m)
+        for name, expected in (("distance_m", distance_m), ("object_pixel_m", self.detector_pixel_m / m)):
+            if not np.isclose(getattr(self, name), expected, rtol=1e-9, atol=0):
+                raise ValueError(f"geometry.{name} must be the cone beam's effective value {expected!r} "
+                                 f"(magnification {m:.6g}), got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +97,8 @@ class GroundTruth:
     or for CDI the exit wave support * transmission; for kind "bragg" complex64 (n_z, n_y, n_x), the
     crystal rho = A exp(i G . u) (block mean of the simulation grid's). probe: complex64 (n_modes, n_y, n_x), true
     probe modes (sum of |mode|^2 is the mean intensity). positions_px: float64 (n_angles, n_pos, 2),
-    true (row, col) positions.
+    true (row, col) positions. flux_scale: float64 (n_angles, n_pos), the true per-frame incident
+    flux factors (mean 1), or None when the flux did not fluctuate (every factor 1).
     """
 
     delta: np.ndarray
@@ -57,6 +107,7 @@ class GroundTruth:
     object: np.ndarray
     probe: np.ndarray
     positions_px: np.ndarray
+    flux_scale: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

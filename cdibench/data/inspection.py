@@ -40,6 +40,14 @@ def _truth_lines(ds: Dataset) -> list[str]:
             f"(at voxel resolution), thickness/DOF {s['dof_ratio']:.3g}"]
 
 
+def _cone_note(geo) -> str:
+    """The physical distances behind a cone beam's effective distance and pixel ("" for a plane wave)."""
+    if not geo.cone:
+        return ""
+    return (f" (effective: cone beam from a focus {geo.focus_to_sample_m:.4g} m before the sample, "
+            f"detector {geo.sample_to_detector_m:.4g} m behind it, magnification {geo.magnification:.4g})")
+
+
 def summarize(ds: Dataset) -> str:
     """A short multi-line human summary of ``ds`` (shapes, geometry, photons, mask, truth)."""
     geo = ds.geometry
@@ -54,7 +62,7 @@ def summarize(ds: Dataset) -> str:
         f"probe guess:  {ds.probe_guess.shape[0]} mode(s) of {ds.probe_guess.shape[1:]}",
         f"energy:       {geo.energy_kev:.4g} keV, wavelength {float(units.wavelength_m(geo.energy_kev)):.4g} m",
         f"distance:     {geo.distance_m:.4g} m; detector pixel {geo.detector_pixel_m:.3g} m, "
-        f"object pixel {geo.object_pixel_m:.3g} m",
+        f"object pixel {geo.object_pixel_m:.3g} m" + _cone_note(geo),
         f"angles:       {ds.n_angles} from {angles_deg.min():.3g} to {angles_deg.max():.3g} deg",
         f"positions:    rows {pos[:, 0].min():.1f}..{pos[:, 0].max():.1f} px, "
         f"cols {pos[:, 1].min():.1f}..{pos[:, 1].max():.1f} px "

@@ -19,7 +19,7 @@ import numpy as np
 from cdibench.data.atomic import atomic_write
 
 STATUSES = ("ok", "diverged", "failed")
-_ARRAYS = ("object", "probe", "delta", "beta", "positions_px")
+_ARRAYS = ("object", "probe", "delta", "beta", "positions_px", "flux_scale", "background")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class Reconstruction:
     object: complex64 (n_y, n_x) thin-object / CDI exit-wave estimate, or None.
     probe: complex64 (n_modes, n_y, n_x) or None. delta, beta: float32 (n_z, n_y, n_x) volume
     estimates (3D solvers) or None. positions_px: float64 (n_angles, n_pos, 2) refined positions or
-    None. history: column name -> float64 array, all of one length (iteration, loss, wall_s, metrics;
+    None. flux_scale: float32 (n_angles, n_pos) refined per-frame flux factors (mean 1) or None.
+    background: float32 (n_y, n_x) refined detector background [photons per pixel and frame],
+    zero frequency at the centre pixel like the data, or None. history: column name -> float64 array, all of one length (iteration, loss, wall_s, metrics;
     NaN where a metric was not evaluated). status: "ok", "diverged" (last finite state kept) or
     "failed".
     """
@@ -41,6 +43,8 @@ class Reconstruction:
     delta: np.ndarray | None = None
     beta: np.ndarray | None = None
     positions_px: np.ndarray | None = None
+    flux_scale: np.ndarray | None = None
+    background: np.ndarray | None = None
     history: dict = field(default_factory=dict)
     status: str = "ok"
     message: str = ""

@@ -14,6 +14,7 @@ import numpy as np
 
 from cdibench import units
 from cdibench.config import from_mapping, require, to_mapping
+from cdibench.data.dataset import fresnel_scaling
 from cdibench.kinds import NAMES, kind
 from cdibench.phantoms.registry import phantom_config
 from cdibench.physics import bragg as bragg_physics
@@ -31,9 +32,16 @@ else:  # pragma: no cover
 
 @dataclass(frozen=True)
 class GeometryConfig:
-    """Detector and sampling. Far field: give exactly one of detector_pixel_m (then the object pixel
-    is lambda z / (N p)) or object_pixel_m (then the detector pixel follows). Near field:
-    object_pixel_m (effective pixel of a parallel-beam geometry); distance_m may be 0 (contact)."""
+    """Detector and sampling; give exactly one of detector_pixel_m and object_pixel_m.
+
+    Far field: the object pixel is lambda z / (N p) (or the detector pixel follows from it).
+    Near field: distance_m (sample to detector) may be 0 (contact). focus_to_sample_m: a cone beam
+    diverging from a focus z1 before the sample (absent: a plane wave), near field only: the
+    Fresnel scaling theorem (cdibench.data.dataset.fresnel_scaling) gives magnification
+    M = (z1 + z2) / z1 with z2 = distance_m, and the models use the effective distance z2 / M and
+    object pixel = detector pixel / M (M = 1 for a plane wave). Photons per detector pixel equal
+    photons per effective object pixel (the 1 / M^2 dilution of the intensity is undone by the
+    M^2 larger pixel), so noise.photons_per_frame stays what the detector counts."""
 
     energy_kev: float
     distance_m: float
@@ -41,6 +49,7 @@ class GeometryConfig:
     detection: str = "far"
     detector_pixel_m: float | None = None
     object_pixel_m: float | None = None
+    focus_to_sample_m: float | None = None
 
     def __post_init__(self):
         require(0 < self.energy_kev < math.inf, "geometry.energy_kev", self.energy_kev,
@@ -52,28 +61,50 @@ class GeometryConfig:
         require(self.pattern_px >= 8 and self.pattern_px % 2 == 0, "geometry.pattern_px",
                 self.pattern_px, "an even number of pixels >= 8")
         given = [p for p in ("detector_pixel_m", "object_pixel_m") if getattr(self, p) is not None]
-        require(len(given) == 1 or (near and given == ["object_pixel_m"]), "geometry.detector_pixel_m",
-                self.detector_pixel_m, "exactly one of detector_pixel_m / object_pixel_m "
-                "(near field: object_pixel_m)")
+        require(len(given) == 1, "geometry.detector_pixel_m", self.detector_pixel_m,
+                f"exactly one of detector_pixel_m / object_pixel_m (object_pixel_m = {self.object_pixel_m!r})")
         for name in given:
             require(0 < getattr(self, name) < math.inf, f"geometry.{name}", getattr(self, name),
                     "a finite size > 0 m")
+        if self.focus_to_sample_m is not None:
+            require(near, "geometry.focus_to_sample_m", self.focus_to_sample_m,
+                    "no value for far-field detection (a cone beam is near field)")
+            require(0 < self.focus_to_sample_m < math.inf, "geometry.focus_to_sample_m",
+                    self.focus_to_sample_m, "a finite distance > 0 m (omit the key for a plane wave)")
+            require(self.distance_m > 0, "geometry.distance_m", self.distance_m,
+                    "> 0 m for a cone beam (geometry.focus_to_sample_m given)")
+
+    @property
+    def magnification(self) -> float:
+        """Near-field cone beam: (z1 + z2) / z1; 1 otherwise."""
+        if self.focus_to_sample_m is None:
+            return 1.0
+        return fresnel_scaling(self.focus_to_sample_m, self.distance_m)[0]
+
+    @property
+    def effective_distance_m(self) -> float:
+        """The propagation distance the forward models use [m]: z2 / M of a cone beam, else distance_m."""
+        if self.focus_to_sample_m is None:
+            return self.distance_m
+        return fresnel_scaling(self.focus_to_sample_m, self.distance_m)[1]
 
     @property
     def object_pixel(self) -> float:
-        """Object-plane pixel [m]."""
+        """Object-plane pixel [m] (a cone beam's effective one, detector pixel / M)."""
         if self.object_pixel_m is not None:
             return self.object_pixel_m
+        if self.detection == "near":
+            return self.detector_pixel_m / self.magnification
         return float(units.farfield_pixel_size_m(self.energy_kev, self.distance_m,
                                                  self.detector_pixel_m, self.pattern_px))
 
     @property
     def detector_pixel(self) -> float:
         """Detector pixel [m]."""
-        if self.detection == "near":
-            return self.object_pixel
         if self.detector_pixel_m is not None:
             return self.detector_pixel_m
+        if self.detection == "near":
+            return self.object_pixel_m * self.magnification
         return float(units.farfield_pixel_size_m(self.energy_kev, self.distance_m,
                                                  self.object_pixel_m, self.pattern_px))
 
@@ -235,6 +266,9 @@ class DatasetSpec:
         require(len(self.phantom.shape_px) == 3 and min(self.phantom.shape_px) >= 1,
                 "phantom.shape_px", self.phantom.shape_px, "(n_z, n_y, n_x) with positive sizes")
         far = self.geometry.detection == "far"
+        require(self.geometry.focus_to_sample_m is None or traits.allows("near"), "geometry.focus_to_sample_m",
+                self.geometry.focus_to_sample_m, f"no value for kind {self.kind!r}, whose detection is "
+                f"{' or '.join(traits.detection)} (a cone beam is near field)")
         require(traits.allows(self.geometry.detection), "geometry.detection", self.geometry.detection,
                 f"the detection of kind {self.kind!r}")
         require(self.tomography.n_angles == 1 or traits.tomography,

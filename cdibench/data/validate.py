@@ -87,6 +87,10 @@ def _check_geometry(geo, traits: Kind) -> None:
     if not (np.isfinite(geo.distance_m) and 0 <= geo.distance_m <= MAX_DISTANCE_M):
         raise FieldValueError("geometry.distance_m", f"got {geo.distance_m!r}; expected a distance "
                               f"in m within [0, {MAX_DISTANCE_M:g}]")
+    for name in ("focus_to_sample_m", "sample_to_detector_m"):  # a cone beam's (Geometry checks > 0)
+        if getattr(geo, name) > MAX_DISTANCE_M:
+            raise FieldValueError(f"geometry.{name}", f"got {getattr(geo, name)!r}; expected a distance "
+                                  f"in m within [0, {MAX_DISTANCE_M:g}]")
     if not traits.allows(geo.detection):
         raise FieldValueError("geometry.detection", f"got {geo.detection!r}; kind {traits.name!r} "
                               f"expects {' or '.join(map(repr, traits.detection))}")
@@ -234,7 +238,19 @@ def _check_truth(truth, ds_shapes: dict, traits: Kind):
     pos = _array("truth.positions_px", truth.positions_px, "fiu").astype(np.float64, copy=False)
     _shape("truth.positions_px", pos, ds_shapes["positions"], "(positions_px's shape)")
     _finite("truth.positions_px", pos)
-    return GroundTruth(delta, beta, float(vox), obj, probe, pos)
+    return GroundTruth(delta, beta, float(vox), obj, probe, pos, _check_flux(truth.flux_scale, pos.shape[:2]))
+
+
+def _check_flux(flux, frames: tuple) -> np.ndarray | None:
+    """truth.flux_scale: None, or positive finite float64 (n_angles, n_positions)."""
+    if flux is None:
+        return None
+    flux = _array("truth.flux_scale", flux, "fiu").astype(np.float64, copy=False)
+    _shape("truth.flux_scale", flux, frames, "(n_angles, n_positions)")
+    if not np.all(np.isfinite(flux) & (flux > 0)):
+        bad = tuple(int(i) for i in np.argwhere(~(np.isfinite(flux) & (flux > 0)))[0])
+        raise FieldValueError("truth.flux_scale", f"got {flux[bad]!r} at index {bad}; expected finite factors > 0")
+    return flux
 
 
 def _check_angles(angles, n_angles: int) -> np.ndarray:

@@ -58,7 +58,8 @@ def simulator_fft_plan(spec, dataset) -> tuple[str, Counter] | None:
         if subpixel(dataset):
             plan[(1, m) + big] += 1
             plan[(c, m) + big] += 1
-        plan[(c, m) + big] += 2 * (n_z * sub - 1) + (4 if offset else 0) + (0 if far else 2 * (spec.geometry.distance_m > 0))
+        detector = 0 if far else 2 * (spec.geometry.distance_m > 0 or subpixel(dataset))  # contact: the back-shift
+        plan[(c, m) + big] += 2 * (n_z * sub - 1) + (4 if offset else 0) + detector
         if far:
             plan[(c, m) + tuple(n * spec.detector.binning for n in big)] += 1
     return "scipy", Counter({k: v * n_energies * dataset.n_angles for k, v in plan.items() if v})

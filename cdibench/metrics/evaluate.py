@@ -140,11 +140,29 @@ def _volume_metric(dataset):
 SCORING = {"object": _object_metric, "volume": _volume_metric, "crystal": _crystal_metric}
 
 
+def flux_error_rms(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """RMS of recovered / true - 1 over the frames, the ratio's mean fixed to 1 first (the mean flux
+    is degenerate with the object's overall intensity). estimate, truth: (n_angles, n_positions)."""
+    ratio = np.asarray(estimate, np.float64) / truth
+    return float(np.sqrt(np.mean((ratio / ratio.mean() - 1) ** 2)))
+
+
 def metric_function(dataset):
-    """estimate dict -> metrics dict, for per-iteration histories (None without ground truth)."""
+    """estimate dict -> metrics dict, for per-iteration histories (None without ground truth); adds
+    ``flux_error_rms`` where the truth has flux factors and the estimate a "flux_scale"."""
     if dataset.truth is None:
         return None
-    return SCORING[kind(dataset.kind).scoring](dataset)
+    scores = SCORING[kind(dataset.kind).scoring](dataset)
+    true_flux = dataset.truth.flux_scale
+    if true_flux is None:
+        return scores
+
+    def with_flux(estimate):
+        out = scores(estimate)
+        if estimate.get("flux_scale") is not None:
+            out["flux_error_rms"] = flux_error_rms(estimate["flux_scale"], true_flux)
+        return out
+    return with_flux
 
 
 def _object_resolution(dataset, obj) -> dict:
@@ -178,7 +196,7 @@ def score(dataset, reconstruction) -> dict:
     if fn is None:
         return {}
     traits = kind(dataset.kind)
-    estimate = {k: getattr(reconstruction, k) for k in traits.truth_fields}
+    estimate = {k: getattr(reconstruction, k) for k in traits.truth_fields + ("flux_scale",)}
     out = dict(fn(estimate))
     if traits.scoring == "object" and reconstruction.object is not None:
         out.update(_object_resolution(dataset, reconstruction.object))

@@ -68,8 +68,10 @@ def nearfield_intensity(exit_waves: np.ndarray, kernel: np.ndarray | None, upsam
     """Near-field (angular spectrum) intensities summed over modes.
 
     exit_waves: complex64 (..., n_modes, n_y * upsample, n_x * upsample); kernel: transfer function
-    of the fine grid, or None for contact (distance 0). Returns float32 (..., n_y, n_x), each
-    detector pixel integrating upsample x upsample samples. overwrite: exit_waves may be reused as scratch.
+    of the fine grid, (n_y * upsample, n_x * upsample) or one per wave broadcast against exit_waves
+    (e.g. physics.ptychography.beam_frame_kernels (n, 1, ., .)), or None for contact with no
+    shift (distance 0). Returns float32 (..., n_y, n_x), each detector pixel integrating
+    upsample x upsample samples. overwrite: exit_waves may be reused as scratch.
     """
     waves = exit_waves if kernel is None else propagate(exit_waves, kernel, overwrite=overwrite)
     intensity = (waves.real**2 + waves.imag**2).sum(axis=-3)

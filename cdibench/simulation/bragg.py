@@ -124,11 +124,12 @@ def simulate_bragg(spec: DatasetSpec, progress: bool = True, timings: dict | Non
     gain = spec.noise.photons_per_frame / brightest
     expected = (expected * gain).astype(np.float32)
     probe = (probe * np.float32(np.sqrt(gain))).astype(np.complex64)
-    counts, mask = measure(expected, spec, streams)
+    counts, mask, flux = measure(expected, spec, streams)
 
     coarse_occ = block_mean(occ, u)
     truth = GroundTruth(delta=coarse_occ * np.float32(index[0]), beta=coarse_occ * np.float32(index[1]),
-                        voxel_size_m=pixel, object=block_mean(rho, u), probe=probe, positions_px=true_pos)
+                        voxel_size_m=pixel, object=block_mean(rho, u), probe=probe, positions_px=true_pos,
+                        flux_scale=flux)
     return _dataset(spec, geometry, truth, recorded, angles, counts, mask)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cdibench.data.dataset import Geometry
 from cdibench.data.spec import DatasetSpec
 from cdibench.kinds import kind
 from cdibench.phantoms import Phantom, make_phantom
@@ -80,6 +81,18 @@ def make_scene(spec: DatasetSpec, streams: dict[str, np.random.Generator]) -> Sc
     angles = angles_rad(n_angles, spec.tomography.range_deg) if n_angles > 1 else np.zeros(1)
     return Scene(samp, fine, delta, beta, support, probe, probe_free_object(fine, samp.upsample, support),
                  recorded, true_px, angles)
+
+
+def dataset_geometry(spec: DatasetSpec, samp: Sampling) -> Geometry:
+    """The dataset's geometry: the distance and object pixel the forward models use (a cone beam's
+    effective ones, z2 / M and detector pixel / M: the simulator propagates its plane-wave
+    equivalent, cdibench.data.dataset.fresnel_scaling), a cone beam's physical z1 and z2 kept."""
+    geo = spec.geometry
+    cone = geo.focus_to_sample_m is not None
+    return Geometry(energy_kev=geo.energy_kev, distance_m=geo.effective_distance_m,
+                    detector_pixel_m=geo.detector_pixel, object_pixel_m=samp.pixel_m, detection=geo.detection,
+                    focus_to_sample_m=geo.focus_to_sample_m if cone else 0.0,
+                    sample_to_detector_m=geo.distance_m if cone else 0.0)
 
 
 def window(spec: DatasetSpec) -> tuple[int, int]:

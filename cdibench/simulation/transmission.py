@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cdibench import units
-from cdibench.data.dataset import Dataset, Geometry, GroundTruth
+from cdibench.data.dataset import Dataset, GroundTruth
 from cdibench.data.spec import DatasetSpec
 from cdibench.kinds import kind
 from cdibench.phantoms import Phantom
@@ -28,13 +28,18 @@ from cdibench.physics.forward import (
 )
 from cdibench.physics.multislice import multislice, slice_transmissions
 from cdibench.physics.propagators import angular_spectrum_kernel, propagate
-from cdibench.physics.ptychography import shifted_probes, split_positions
+from cdibench.physics.ptychography import (
+    beam_frame_kernels,
+    shifted_probes,
+    split_positions,
+)
 from cdibench.physics.tomography import rotate_volume, spline_coefficients
 from cdibench.provenance import provenance
 from cdibench.simulation.measurement import measure
 from cdibench.simulation.scene import (
     Sampling,
     Scene,
+    dataset_geometry,
     fine_probe,
     make_scene,
     probe_guess,
@@ -52,15 +57,13 @@ def simulate_transmission(spec: DatasetSpec, progress: bool = True, timings: dic
     streams = seed_streams(spec.seed)
     scene = make_scene(spec, streams)
     expected = _forward(spec, scene, progress, timings)
-    counts, mask = measure(expected, spec, streams)
-    samp, geo = scene.sampling, spec.geometry
+    counts, mask, flux = measure(expected, spec, streams)
+    samp = scene.sampling
     truth = GroundTruth(delta=scene.delta, beta=scene.beta, voxel_size_m=samp.pixel_m, object=scene.truth_object,
-                        probe=scene.probe, positions_px=scene.true_px)
-    geometry = Geometry(energy_kev=geo.energy_kev, distance_m=geo.distance_m,
-                        detector_pixel_m=geo.detector_pixel, object_pixel_m=samp.pixel_m,
-                        detection=geo.detection)
+                        probe=scene.probe, positions_px=scene.true_px, flux_scale=flux)
     return Dataset(kind=spec.kind, intensities=counts, positions_px=scene.recorded_px,
-                   probe_guess=probe_guess(spec, scene.probe, samp), mask=mask, geometry=geometry,
+                   probe_guess=probe_guess(spec, scene.probe, samp), mask=mask,
+                   geometry=dataset_geometry(spec, samp),
                    angles_rad=scene.angles_rad, object_shape=tuple(scene.object_shape), support=scene.support,
                    truth=truth, spec_toml=spec.to_toml(), seed=spec.seed, provenance=provenance())
 
@@ -172,9 +175,16 @@ def _expected_intensities(spec, phantom, probe, positions, samp, angles, exit_ov
     return np.stack(out)
 
 
+def _beam_frame(kernel, positions, chunk: int, waves):
+    """The detector kernel of chunk ``chunk``'s object-frame waves: shifted back by their positions'
+    fractions (physics.ptychography.beam_frame_kernels): the probe stays fixed, the object moves."""
+    fractions = split_positions(positions[chunk * POSITION_CHUNK:][:len(waves)])[1]
+    return beam_frame_kernels(kernel, fractions, waves.shape[-2:])
+
+
 def _one_angle(spec, phantom, probe, positions, samp, exit_override) -> np.ndarray:
     """Noise-free photons of one angle, float32 (n_pos, n_y, n_x): far field at the central energy,
-    rescaled to every spectral line; near field propagated at every line."""
+    rescaled to every spectral line; near field propagated at every line, in the beam's frame (_beam_frame)."""
     energies, weights = coherence.spectrum(spec.geometry.energy_kev, spec.coherence)
     far = spec.geometry.detection == "far"
     e0 = spec.geometry.energy_kev
@@ -188,10 +198,11 @@ def _one_angle(spec, phantom, probe, positions, samp, exit_override) -> np.ndarr
             total = np.concatenate([farfield_intensity(w, samp.upsample, spec.detector.binning, overwrite=scratch)
                                     for w in chunks])
         else:
-            kernel = (_kernel(probe.shape[-2:], samp.fine_pixel_m, energy, spec.geometry.distance_m)
+            kernel = (_kernel(probe.shape[-2:], samp.fine_pixel_m, energy, spec.geometry.effective_distance_m)
                       if spec.geometry.distance_m > 0 else None)
-            total = total + weight * np.concatenate([nearfield_intensity(w, kernel, samp.upsample, overwrite=scratch)
-                                                     for w in chunks])
+            total = total + weight * np.concatenate([nearfield_intensity(w, _beam_frame(kernel, positions, k, w),
+                                                                         samp.upsample, overwrite=scratch)
+                                                     for k, w in enumerate(chunks)])
     if far and len(energies) > 1:
         lam0 = units.wavelength_m(e0)
         total = sum(w * coherence.rescale_farfield(total, lam0 / units.wavelength_m(e))

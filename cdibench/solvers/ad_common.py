@@ -65,14 +65,15 @@ def ad_solver(name: str, kinds: tuple[str, ...], config: type, description: str,
 
 def epoch_plan(dataset, config, slice_steps: int) -> tuple[str, Counter]:
     """FFTs of one epoch, per minibatch of B positions, m modes, w x w: forward = [1 FFT (m) + 1
-    inverse FFT (B m) for subpixel probe shifts] + detector (1 FFT (B m) far, 2 near, 0 contact) +
-    2 FFTs (B m) per slice step; the backward pass repeats each once: x 2."""
+    inverse FFT (B m) for subpixel probe shifts] + detector (1 FFT (B m) far, 2 near, 0 contact
+    unless subpixel: the back-shift into the beam's frame) + 2 FFTs (B m) per slice step; the
+    backward pass repeats each once: x 2."""
     m = dataset.probe_guess.shape[0]
     w = tuple(dataset.probe_guess.shape[-2:])
     n_p = dataset.n_positions
     b = config.batch_size or n_p
-    detector = 1 if dataset.geometry.detection == "far" else (2 if dataset.geometry.distance_m else 0)
     shifted = subpixel(dataset)
+    detector = 1 if dataset.geometry.detection == "far" else (2 if dataset.geometry.distance_m or shifted else 0)
     plan = Counter()
     for size in [b] * (n_p // b) + ([n_p % b] if n_p % b else []):
         if shifted:
@@ -104,6 +105,15 @@ def fit_parts(s, far: bool, var_bytes: int, trainable_bytes: int) -> tuple[int, 
     """
     copies = (3 if far else 2) * s.intensities_bytes + 2 * F4 * s.pattern_px ** 2
     return copies, 2 * var_bytes + 6 * trainable_bytes
+
+
+def error_bytes(s, config) -> tuple[int, int]:
+    """The experiment's errors (cdibench.ad.errors): their unknowns, float32 flux scales (n_a, n_p)
+    and background (w, w), and per position the scaled or shifted float32 (w, w) intensity each
+    term keeps for the backward pass."""
+    terms = [(s.frames, config.refine_flux), (s.pattern_px ** 2, config.refine_background)]
+    return (F4 * sum(n for n, on in terms if on),
+            F4 * s.pattern_px ** 2 * sum(on for _, on in terms))
 
 
 def positions_bytes(s) -> int:

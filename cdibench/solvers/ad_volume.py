@@ -12,6 +12,7 @@ from cdibench.solvers.ad_common import (
     ad_solver,
     batch,
     epoch_plan,
+    error_bytes,
     fit_parts,
     positions_bytes,
     runtime_bytes,
@@ -33,7 +34,8 @@ def _memory(s, config, spec) -> MemoryParts:
     wave, its spectrum, spectrum x kernel and the propagated wave, kept: 4 complex64 (m, w, w).
     Rotation (several angles): per volume, transpose, 4-neighbour gather, einsum, transpose back,
     kept (7 float32 volumes), and the gather's gradient (4): 2 x 11 float32 volumes.
-    The projection approximation sums the rotated volume into one slice.
+    The projection approximation sums the rotated volume into one slice. The experiment's errors
+    as in ad_thin (:func:`cdibench.solvers.ad_common.error_bytes`).
     """
     far = spec.geometry.detection == "far"
     n_z = config.n_slices or s.grid[0]
@@ -41,10 +43,11 @@ def _memory(s, config, spec) -> MemoryParts:
     w2 = s.pattern_px ** 2
     probe = F4 * s.n_modes * w2 * 2
     refine = config.refine_probe and kind(spec.kind).scanned
-    copies, state = fit_parts(s, far, 2 * vf + probe, 2 * vf + (probe if refine else 0))
+    errors, errors_per_position = error_bytes(s, config)
+    copies, state = fit_parts(s, far, 2 * vf + probe + errors, 2 * vf + errors + (probe if refine else 0))
     slices = 1 if config.projection_approximation else n_z
     rotation = 2 * 11 * vf if s.n_angles > 1 else 0
-    per_position = (slices * 4 + slices) * C8 * s.n_modes * w2
+    per_position = (slices * 4 + slices) * C8 * s.n_modes * w2 + errors_per_position
     working = 4 * 2 * vf * slices // n_z + rotation + per_position * batch(s, config)
     return MemoryParts(copies, state + positions_bytes(s), working, per_position, runtime_bytes(config, slices))
 
