@@ -9,6 +9,8 @@ frequency at pixel (n_y // 2, n_x // 2)), fields complex64, ptychography positio
 col) top-left corners of the probe window in object pixels, masks nonzero = bad pixel.
 """
 
+from baselines._positions import PositionCorrection
+from baselines._propagate import NearField
 from baselines.cdi import (
                                 HioErRun,
                                 er,
@@ -18,7 +20,15 @@ from baselines.cdi import (
                                 hio_er_step,
                                 shrinkwrap,
 )
-from baselines.epie import PieRun, epie, pie_estimate, pie_setup, pie_sweep, rpie
+from baselines.epie import (
+                                PieRun,
+                                epie,
+                                pie_estimate,
+                                pie_positions,
+                                pie_setup,
+                                pie_sweep,
+                                rpie,
+)
 from baselines.fbp import angle_weights, fbp, filter_projections, fourier_filter
 from baselines.pipeline import (
                                 PtychoFbpRun,
@@ -34,7 +44,8 @@ from baselines.pipeline import (
 
 __all__ = [
     "er", "hio", "hio_er", "shrinkwrap", "HioErRun", "hio_er_setup", "hio_er_step",
-    "epie", "rpie", "PieRun", "pie_setup", "pie_sweep", "pie_estimate",
+    "epie", "rpie", "NearField", "PositionCorrection", "PieRun", "pie_setup", "pie_sweep", "pie_estimate",
+    "pie_positions",
     "fbp", "filter_projections", "fourier_filter", "angle_weights",
     "ptycho_fbp", "angular_spectrum", "normalise_transmission", "projected_index", "illuminated_rim",
     "PtychoFbpRun", "ptycho_fbp_setup", "ptycho_fbp_sweep", "ptycho_fbp_finish",

@@ -25,6 +25,7 @@ from scipy import ndimage
 from skimage.restoration import unwrap_phase
 
 from baselines import _checks
+from baselines._propagate import transfer_function
 from baselines.epie import PieRun, pie_estimate, pie_setup, pie_sweep
 from baselines.fbp import FILTERS, fbp
 
@@ -47,15 +48,12 @@ def angular_spectrum(field: np.ndarray, distance_m: float, wavelength_m: float,
         _checks.fail("field", f"shape {u.shape}", "an array (..., n_y, n_x)")
     u = u.astype(np.complex64 if u.dtype in (np.complex64, np.float32) else np.complex128)
     distance = _real("distance_m", distance_m)
-    k = 2 * np.pi / _positive("wavelength_m", wavelength_m)
+    wavelength = _positive("wavelength_m", wavelength_m)
     pixel = _positive("pixel_size_m", pixel_size_m)
     pad = _checks.integer("pad_px", pad_px, 0)
     if pad:
         u = np.pad(u, [(0, 0)] * (u.ndim - 2) + [(pad, pad)] * 2, mode="edge")
-    ky = 2 * np.pi * scipy.fft.fftfreq(u.shape[-2], pixel)
-    kx = 2 * np.pi * scipy.fft.fftfreq(u.shape[-1], pixel)
-    kz2 = k ** 2 - ky[:, None] ** 2 - kx[None, :] ** 2
-    transfer = np.where(kz2 > 0, np.exp(1j * distance * np.sqrt(np.maximum(kz2, 0))), 0)
+    transfer = transfer_function(u.shape[-2:], distance, wavelength, pixel)
     out = scipy.fft.ifft2(scipy.fft.fft2(u, workers=-1) * transfer.astype(u.dtype), workers=-1)
     return out[..., pad:out.shape[-2] - pad, pad:out.shape[-1] - pad] if pad else out
 

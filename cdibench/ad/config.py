@@ -34,6 +34,9 @@ class FitConfig:
     refine_background: bool = option(False, "refine a detector background per pixel, constant over frames, >= 0")
     background_learning_rate: float = option(0.01, "learning rate of the background, in units of the "
                                                     "data's mean photons per pixel")
+    refine_positions: bool = option(False, "refine the scan positions (subpixel Fourier shifts about the recorded "
+                                           "whole-pixel windows; mean correction per angle fixed to 0)")
+    position_learning_rate: float = option(0.02, "learning rate of the position corrections, px per step")
     jit_compile: bool = option(True, "XLA-compile the epoch")
     metrics_every: int = option(10, "iterations between metric evaluations (untimed)")
     seed: int = option(0, "seed of the minibatch order")
@@ -47,6 +50,7 @@ class FitConfig:
                 self.probe_learning_rate, "> 0")
         require(self.flux_learning_rate > 0, "flux_learning_rate", self.flux_learning_rate, "> 0")
         require(self.background_learning_rate > 0, "background_learning_rate", self.background_learning_rate, "> 0")
+        require(self.position_learning_rate > 0, "position_learning_rate", self.position_learning_rate, "> 0")
         require(0 < self.decay_to <= 1, "decay_to", self.decay_to, "in (0, 1]")
         require(self.batch_size >= 0, "batch_size", self.batch_size, ">= 0")
         require(self.tv_weight >= 0 and self.l1_weight >= 0, "tv_weight", self.tv_weight, ">= 0")

@@ -10,7 +10,9 @@
   learning rate is a relative step whatever the photon count.
 
 The fit loop reads each term's learning rate from the config field named in ``LEARNING_RATES``
-and leaves these terms out of the object regularisers.
+and leaves these terms out of the object regularisers. The scan-position corrections enter inside
+the forward models' Fourier ramps (cdibench.ad.models, refine_positions), so they are no wrapper
+here; their learning rate is listed here all the same.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from cdibench.ad.models import Model
+from cdibench.ad.models import POSITION_CORRECTION, Model
 
 #: variable -> the FitConfig field holding its learning rate
-LEARNING_RATES = {"flux_scale": "flux_learning_rate", "background": "background_learning_rate"}
+LEARNING_RATES = {"flux_scale": "flux_learning_rate", "background": "background_learning_rate",
+                  POSITION_CORRECTION: "position_learning_rate"}
 
 
 def with_errors(model: Model, intensities: np.ndarray, *, flux: bool, background: bool) -> Model:

@@ -26,6 +26,9 @@ from cdibench.ad.tfops import patch_indices, rotate, rotation_tables, shift_ramp
 from cdibench.physics.propagators import angular_spectrum_kernel
 from cdibench.physics.ptychography import split_positions
 
+#: the scan-position corrections' variable, float (n_angles, n_positions, 2) px (refine_positions)
+POSITION_CORRECTION = "position_correction"
+
 
 @dataclass(frozen=True)
 class Model:
@@ -80,14 +83,54 @@ def _propagator(dataset, window, ctype):
     return detect
 
 
-def _shifted_probe(probe, fractions, positions):
+def _shifted_probe(probe, shifts):
     """Probe modes (m, w, w) shifted per position by Fourier ramps -> (B, m, w, w) and the ramps
-    (B, w, w); fractions: the angle's subpixel shifts (n_p, 2), or None when all positions are whole
+    (B, w, w); shifts: the batch's subpixel shifts (B, 2), or None when all positions are whole
     pixels (then (1, m, w, w) and None)."""
-    if fractions is None:
+    if shifts is None:
         return probe[None], None
-    ramps = shift_ramps(tf.gather(fractions, positions), tuple(probe.shape[-2:]), probe.dtype)
+    ramps = shift_ramps(shifts, tuple(probe.shape[-2:]), probe.dtype)
     return tf.signal.ifft2d(tf.signal.fft2d(probe)[None] * ramps[:, None]), ramps
+
+
+def _batch_shifts(fractions, v, angle, positions):
+    """The batch's Fourier shifts (B, 2) px: the recorded positions' fractions, plus the refined
+    corrections where the model has them (:func:`_scan_unknowns`); None when there is neither."""
+    if POSITION_CORRECTION not in v:
+        return None if fractions is None else tf.gather(tf.gather(fractions, angle), positions)
+    correction = v[POSITION_CORRECTION]
+    # gather from the flat view: its gradient is dense (a gather's own is IndexedSlices)
+    rows = tf.cast(angle, positions.dtype) * correction.shape[1] + positions
+    return tf.gather(tf.gather(fractions, angle), positions) + tf.gather(tf.reshape(correction, (-1, 2)), rows)
+
+
+def _scan_unknowns(positions_px, dtype, refine: bool) -> dict:
+    """{POSITION_CORRECTION: zeros (n_a, n_p, 2) px} when refining the scan positions, else {}.
+
+    The corrections only enter the Fourier ramps: the whole-pixel windows stay those of the recorded
+    positions, so a total shift (fraction + correction) of s px moves the probe (far field) or the
+    object (near field) circularly inside its window and wraps s px of its edge around. That is
+    exact while what moves keeps a margin of s px inside the window (std-ptycho-far's probe: ~30 px
+    of 128; near field, whose probe fills the window: about a pixel or two before the wrapped
+    object edge matters); the windows are never re-gathered."""
+    if not refine:
+        return {}
+    return {POSITION_CORRECTION: tf.Variable(np.zeros(positions_px.shape, dtype), name=POSITION_CORRECTION)}
+
+
+def _constrain_scan(v) -> None:
+    """Global drift is degenerate with a translation of the object: the corrections' mean is
+    projected to zero per angle (each angle's scan registered to the object on its own)."""
+    if POSITION_CORRECTION in v:
+        c = v[POSITION_CORRECTION]
+        c.assign(c - tf.reduce_mean(c, axis=1, keepdims=True))
+
+
+def _scan_estimate(v, positions_px) -> dict:
+    """{"positions_px": the recorded positions plus the corrections, float64 (n_a, n_p, 2)} or {}."""
+    if POSITION_CORRECTION not in v:
+        return {}
+    return {"positions_px": positions_px.astype(np.float64) + v[POSITION_CORRECTION].numpy()}
 
 
 def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
@@ -99,8 +142,9 @@ def detector_kernel(dataset, window, dtype=np.complex64) -> np.ndarray | None:
     return angular_spectrum_kernel(window, geo.object_pixel_m, lam, geo.distance_m).astype(dtype)
 
 
-def _position_constants(positions_px, window, object_shape, dtype, x_before_y=False):
-    """Gather indices (n_a, n_p, w*w) and subpixel fractions (n_a, n_p, 2) or None if all integer.
+def _position_constants(positions_px, window, object_shape, dtype, x_before_y=False, always_fractions=False):
+    """Gather indices (n_a, n_p, w*w) and subpixel fractions (n_a, n_p, 2), or None if all are
+    integer and not ``always_fractions`` (refined positions need them, even when zero).
 
     x_before_y: indices into the plane stored transposed, (n_x, n_y), still in window (w_y, w_x) order."""
     flat = positions_px.reshape(-1, 2)
@@ -111,20 +155,24 @@ def _position_constants(positions_px, window, object_shape, dtype, x_before_y=Fa
     else:
         indices = patch_indices(corners, window, object_shape)
     indices = indices.reshape(positions_px.shape[:2] + (-1,))
-    fractions = None if not np.any(fractions) else tf.constant(fractions.reshape(positions_px.shape).astype(dtype))
-    return tf.constant(indices), fractions
+    if not (always_fractions or np.any(fractions)):
+        return tf.constant(indices), None
+    return tf.constant(indices), tf.constant(fractions.reshape(positions_px.shape).astype(dtype))
 
 
-def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=np.float32) -> Model:
+def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, refine_positions=False,
+               dtype=np.float32) -> Model:
     """Thin-object model for 'cdi', 'ptycho-far' and 'ptycho-near'.
 
     The probe is stored divided by its RMS amplitude so that object and probe unknowns are O(1)
-    and one learning rate suits both.
+    and one learning rate suits both. refine_positions: scan-position corrections as unknowns
+    (:func:`_scan_unknowns`); the estimate then adds "positions_px".
     """
     ctype = np.complex64 if dtype == np.float32 else np.complex128
     window = tuple(probe_guess.shape[-2:])
     n_oy, n_ox = dataset.object_shape
-    indices, fractions = _position_constants(dataset.positions_px, window, dataset.object_shape, dtype)
+    indices, fractions = _position_constants(dataset.positions_px, window, dataset.object_shape, dtype,
+                                             always_fractions=refine_positions)
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
@@ -133,6 +181,7 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         "object_im": tf.Variable(np.zeros((n_oy, n_ox), dtype), name="object_im"),
         "probe_re": tf.Variable((probe_guess.real / scale).astype(dtype), name="probe_re"),
         "probe_im": tf.Variable((probe_guess.imag / scale).astype(dtype), name="probe_im"),
+        **_scan_unknowns(dataset.positions_px, dtype, refine_positions),
     }
     mask = None if support is None else tf.constant(support.astype(dtype))
 
@@ -144,30 +193,34 @@ def thin_model(dataset, probe_guess, *, refine_probe=True, support=None, dtype=n
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
         patches = tf.gather(tf.reshape(obj(v), [-1]), tf.gather(tf.gather(indices, angle), positions))
         patches = tf.reshape(patches, (-1, 1) + window)
-        wave, ramps = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
+        wave, ramps = _shifted_probe(probe, _batch_shifts(fractions, v, angle, positions))
         return _mode_intensity(detect(wave * patches, ramps))
 
     def constrain(v):
         if mask is not None:
             v["object_re"].assign(v["object_re"] * mask)
             v["object_im"].assign(v["object_im"] * mask)
+        _constrain_scan(v)
 
     def estimate(v):
         return {"object": obj(v).numpy().astype(np.complex64),
-                "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64)}
+                "probe": (tf.complex(v["probe_re"], v["probe_im"]).numpy() * scale).astype(np.complex64),
+                **_scan_estimate(v, dataset.positions_px)}
 
-    trainable = ("object_re", "object_im") + (("probe_re", "probe_im") if refine_probe else ())
+    trainable = (("object_re", "object_im") + (("probe_re", "probe_im") if refine_probe else ())
+                 + ((POSITION_CORRECTION,) if refine_positions else ()))
     return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far")
 
 
 def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, projection=False,
-                 dtype=np.float32) -> Model:
+                 refine_positions=False, dtype=np.float32) -> Model:
     """Multislice model for 'multislice', 'multislice-tomo' and 'fullfield-tomo'.
 
     Unknowns: phase and absorption per voxel (phi = k dz delta, a = k dz beta, both >= 0), shape
     volume_shape (n_z, n_y, n_x); one multislice step per voxel; the incident probe is defined at
     the first slice plane and the exit wave at the last, like the simulator. projection: sum the
     rotated volume along z into one slice (projection approximation) instead of multislice.
+    refine_positions: as in :func:`thin_model`.
     """
     ctype = np.complex64 if dtype == np.float32 else np.complex128
     window = tuple(probe_guess.shape[-2:])
@@ -178,7 +231,8 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
     detect = _propagator(dataset, window, ctype)
     norm = _far_norm(dataset, window)
     rotating = bool(np.any(dataset.angles_rad != 0))
-    indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype, x_before_y=rotating)
+    indices, fractions = _position_constants(dataset.positions_px, window, (n_y, n_x), dtype, x_before_y=rotating,
+                                             always_fractions=refine_positions)
     rotation = _rotation_constants(dataset.angles_rad, n_z, n_x, dtype) if rotating else []
     scale = float(np.sqrt(np.mean(np.abs(probe_guess) ** 2) * probe_guess.shape[0]))
     # a rotated volume is stored x before y, (n_z, n_x, n_y), the layout tfops.rotate gathers from;
@@ -190,6 +244,7 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         "absorption": tf.Variable(np.zeros(stored_shape, dtype), name="absorption"),
         "probe_re": tf.Variable((probe_guess.real / scale).astype(dtype), name="probe_re"),
         "probe_im": tf.Variable((probe_guess.imag / scale).astype(dtype), name="probe_im"),
+        **_scan_unknowns(dataset.positions_px, dtype, refine_positions),
     }
 
     def forward(v, angle, positions):
@@ -200,17 +255,20 @@ def volume_model(dataset, probe_guess, volume_shape, *, refine_probe=False, proj
         trans = tf.exp(tf.complex(-absorption, -phase))
         slices = _slice_windows(trans, tf.gather(tf.gather(indices, angle), positions), n_y * n_x, window)
         probe = tf.complex(v["probe_re"], v["probe_im"]) * tf.cast(scale * norm, ctype)
-        wave, ramps = _shifted_probe(probe, None if fractions is None else tf.gather(fractions, angle), positions)
+        wave, ramps = _shifted_probe(probe, _batch_shifts(fractions, v, angle, positions))
         return _mode_intensity(detect(_multislice(wave, slices, slice_kernel), ramps))
 
     def constrain(v):
         v["phase"].assign(tf.maximum(v["phase"], 0))
         v["absorption"].assign(tf.maximum(v["absorption"], 0))
+        _constrain_scan(v)
 
     def estimate(v):
-        return _volume_estimate(v, units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m, axes, scale)
+        return {**_volume_estimate(v, units.wavenumber_per_m(geo.energy_kev) * geo.object_pixel_m, axes, scale),
+                **_scan_estimate(v, dataset.positions_px)}
 
-    trainable = ("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
+    trainable = (("phase", "absorption") + (("probe_re", "probe_im") if refine_probe else ())
+                 + ((POSITION_CORRECTION,) if refine_positions else ()))
     return Model(variables, forward, constrain, estimate, trainable, dataset.geometry.detection == "far", axes)
 
 

@@ -38,17 +38,22 @@ def fit_model(dataset, config: FitConfig):
     object for thin kinds ('cdi' with its known support and plane wave, 'ptycho-far',
     'ptycho-near'), a volume of ``sample_depth_px(dataset, config.n_slices)`` slices for volume
     kinds; the dataset's probe guess is refined on scanned kinds if the config says so, and the
-    experiment's errors the config names (refine_flux, refine_background: cdibench.ad.errors)."""
+    experiment's errors the config names (refine_flux, refine_background: cdibench.ad.errors;
+    refine_positions: the models' position corrections)."""
     traits = kind(dataset.kind)
     if traits.crystal:
         raise ValueError(f"kind {dataset.kind!r}: a crystal has no thin or volume model (see prepare_bragg)")
     refine = config.refine_probe and traits.scanned
+    if config.refine_positions and not (traits.scanned and dataset.n_positions > 1):
+        raise ValueError(f"refine_positions: True needs a scan of several positions; kind {dataset.kind!r} "
+                         f"has {dataset.n_positions} per angle")
     if traits.thin:
-        model = thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support)
+        model = thin_model(dataset, dataset.probe_guess, refine_probe=refine, support=dataset.support,
+                           refine_positions=config.refine_positions)
     else:
         shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.object_shape)
         model = volume_model(dataset, dataset.probe_guess, shape, refine_probe=refine,
-                             projection=config.projection_approximation)
+                             projection=config.projection_approximation, refine_positions=config.refine_positions)
     return _with_errors(model, dataset, config)
 
 
@@ -65,6 +70,8 @@ def prepare(dataset, config: FitConfig, device: str | None = None) -> Prepared:
 
 def prepare_bragg(dataset, config: BraggFitConfig, device: str | None = None) -> Prepared:
     """'bragg': the complex 3D crystal (n_slices, n_y, n_x) with the known probe."""
+    if config.refine_positions:
+        raise ValueError("refine_positions: True is not modelled for 'bragg' (expected False)")
     shape = (sample_depth_px(dataset, config.n_slices),) + tuple(dataset.pattern_shape)
     steps_per_iteration = dataset.n_angles * -(-dataset.n_positions // (config.batch_size or dataset.n_positions))
     with _on(device):

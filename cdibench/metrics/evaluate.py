@@ -147,22 +147,33 @@ def flux_error_rms(estimate: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((ratio / ratio.mean() - 1) ** 2)))
 
 
+def position_error_rms_px(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """RMS per axis of refined - true positions, each angle's mean offset removed first (a common
+    shift of an angle's scan is degenerate with the object's translation); the same measure as the
+    simulator's ``position_jitter_rms_px``. estimate, truth: float (n_angles, n_positions, 2) px."""
+    error = np.asarray(estimate, np.float64) - truth
+    return float(np.sqrt(np.mean((error - error.mean(axis=1, keepdims=True)) ** 2)))
+
+
 def metric_function(dataset):
     """estimate dict -> metrics dict, for per-iteration histories (None without ground truth); adds
-    ``flux_error_rms`` where the truth has flux factors and the estimate a "flux_scale"."""
+    ``flux_error_rms`` where the truth has flux factors and the estimate a "flux_scale", and
+    ``position_error_rms_px`` where the truth has positions and the estimate "positions_px"."""
     if dataset.truth is None:
         return None
     scores = SCORING[kind(dataset.kind).scoring](dataset)
-    true_flux = dataset.truth.flux_scale
-    if true_flux is None:
+    true_flux, true_positions = dataset.truth.flux_scale, dataset.truth.positions_px
+    if true_flux is None and true_positions is None:
         return scores
 
-    def with_flux(estimate):
+    def with_errors(estimate):
         out = scores(estimate)
-        if estimate.get("flux_scale") is not None:
+        if true_flux is not None and estimate.get("flux_scale") is not None:
             out["flux_error_rms"] = flux_error_rms(estimate["flux_scale"], true_flux)
+        if true_positions is not None and estimate.get("positions_px") is not None:
+            out["position_error_rms_px"] = position_error_rms_px(estimate["positions_px"], true_positions)
         return out
-    return with_flux
+    return with_errors
 
 
 def _object_resolution(dataset, obj) -> dict:
@@ -196,7 +207,7 @@ def score(dataset, reconstruction) -> dict:
     if fn is None:
         return {}
     traits = kind(dataset.kind)
-    estimate = {k: getattr(reconstruction, k) for k in traits.truth_fields + ("flux_scale",)}
+    estimate = {k: getattr(reconstruction, k) for k in traits.truth_fields + ("flux_scale", "positions_px")}
     out = dict(fn(estimate))
     if traits.scoring == "object" and reconstruction.object is not None:
         out.update(_object_resolution(dataset, reconstruction.object))

@@ -65,14 +65,14 @@ def ad_solver(name: str, kinds: tuple[str, ...], config: type, description: str,
 
 def epoch_plan(dataset, config, slice_steps: int) -> tuple[str, Counter]:
     """FFTs of one epoch, per minibatch of B positions, m modes, w x w: forward = [1 FFT (m) + 1
-    inverse FFT (B m) for subpixel probe shifts] + detector (1 FFT (B m) far, 2 near, 0 contact
+    inverse FFT (B m) for subpixel probe shifts or refined positions] + detector (1 FFT (B m) far, 2 near, 0 contact
     unless subpixel: the back-shift into the beam's frame) + 2 FFTs (B m) per slice step; the
     backward pass repeats each once: x 2."""
     m = dataset.probe_guess.shape[0]
     w = tuple(dataset.probe_guess.shape[-2:])
     n_p = dataset.n_positions
     b = config.batch_size or n_p
-    shifted = subpixel(dataset)
+    shifted = subpixel(dataset) or config.refine_positions
     detector = 1 if dataset.geometry.detection == "far" else (2 if dataset.geometry.distance_m or shifted else 0)
     plan = Counter()
     for size in [b] * (n_p // b) + ([n_p % b] if n_p % b else []):
@@ -108,18 +108,25 @@ def fit_parts(s, far: bool, var_bytes: int, trainable_bytes: int) -> tuple[int, 
 
 
 def error_bytes(s, config) -> tuple[int, int]:
-    """The experiment's errors (cdibench.ad.errors): their unknowns, float32 flux scales (n_a, n_p)
-    and background (w, w), and per position the scaled or shifted float32 (w, w) intensity each
-    term keeps for the backward pass."""
-    terms = [(s.frames, config.refine_flux), (s.pattern_px ** 2, config.refine_background)]
-    return (F4 * sum(n for n, on in terms if on),
-            F4 * s.pattern_px ** 2 * sum(on for _, on in terms))
+    """The experiment's errors (cdibench.ad.errors): their unknowns, float32 flux scales (n_a, n_p),
+    background (w, w) and position corrections (n_a, n_p, 2) (their Adam state: fit_parts), and per
+    position the scaled or shifted float32 (w, w) intensity the flux and background terms keep for
+    the backward pass, and the position term's gradient of the shift ramp (complex64 (w, w): 2)."""
+    terms = [(s.frames, 1, config.refine_flux), (s.pattern_px ** 2, 1, config.refine_background),
+             (2 * s.frames, 2, config.refine_positions)]
+    return (F4 * sum(n for n, _, on in terms if on),
+            F4 * s.pattern_px ** 2 * sum(k for _, k, on in terms if on))
 
 
-def positions_bytes(s) -> int:
-    """Patch gather indices int32 (n_a, n_p, w^2) and, for subpixel positions, their fractions
-    float32 (n_a, n_p, 2) (the ramps are built per minibatch: in the working set)."""
-    return I4 * s.frames * s.pattern_px ** 2 + (F4 * 2 * s.frames if s.subpixel else 0)
+def shifted(s, config) -> bool:
+    """Whether the models build Fourier shift ramps: subpixel recorded positions, or refined ones."""
+    return s.subpixel or config.refine_positions
+
+
+def positions_bytes(s, config) -> int:
+    """Patch gather indices int32 (n_a, n_p, w^2) and, for subpixel or refined positions, their
+    fractions float32 (n_a, n_p, 2) (the ramps are built per minibatch: in the working set)."""
+    return I4 * s.frames * s.pattern_px ** 2 + (F4 * 2 * s.frames if shifted(s, config) else 0)
 
 
 def runtime_bytes(config, slices: int) -> int:

@@ -15,6 +15,7 @@ from cdibench.solvers.ad_common import (
     fit_parts,
     positions_bytes,
     runtime_bytes,
+    shifted,
 )
 from cdibench.solvers.base import C8, F4, MemoryParts
 
@@ -28,10 +29,10 @@ def _memory(s, config, spec) -> MemoryParts:
     backward pass, the gathered ramp, ramp x probe spectrum, the shifted probe, the patch, the
     exit wave, its far field, |far|^2 parts (2 float32 = 1); backward, the gradients of the far
     field, the wave and the patch: 10; near field adds the transfer product and its inverse FFT
-    forward and one more gradient: 13, and at subpixel positions the conjugate ramp and its product
-    with the transfer function (complex64 (w, w) each: the back-shift into the beam's frame). The
-    experiment's errors (cdibench.ad.errors): their unknowns and, per position and term, one
-    float32 (w, w) kept for the backward pass.
+    forward and one more gradient: 13, and at subpixel (or refined) positions the conjugate ramp
+    and its product with the transfer function (complex64 (w, w) each: the back-shift into the
+    beam's frame). The experiment's errors and position corrections: their unknowns and their
+    per-position arrays (:func:`cdibench.solvers.ad_common.error_bytes`).
     """
     far = spec.geometry.detection == "far"
     w2 = s.pattern_px ** 2
@@ -40,9 +41,9 @@ def _memory(s, config, spec) -> MemoryParts:
     errors, errors_per_position = error_bytes(s, config)
     trainable = obj + errors + (probe if config.refine_probe and s.n_positions > 1 else 0)
     copies, state = fit_parts(s, far, obj + probe + errors, trainable)
-    back_shift = 0 if far or not s.subpixel else 2 * C8 * w2
+    back_shift = 0 if far or not shifted(s, config) else 2 * C8 * w2
     per_position = (10 if far else 13) * C8 * s.n_modes * w2 + back_shift + errors_per_position
-    return MemoryParts(copies, state + positions_bytes(s), per_position * batch(s, config), per_position,
+    return MemoryParts(copies, state + positions_bytes(s, config), per_position * batch(s, config), per_position,
                        runtime_bytes(config, s.grid[0]))
 
 

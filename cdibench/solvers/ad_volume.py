@@ -49,7 +49,7 @@ def _memory(s, config, spec) -> MemoryParts:
     rotation = 2 * 11 * vf if s.n_angles > 1 else 0
     per_position = (slices * 4 + slices) * C8 * s.n_modes * w2 + errors_per_position
     working = 4 * 2 * vf * slices // n_z + rotation + per_position * batch(s, config)
-    return MemoryParts(copies, state + positions_bytes(s), working, per_position, runtime_bytes(config, slices))
+    return MemoryParts(copies, state + positions_bytes(s, config), working, per_position, runtime_bytes(config, slices))
 
 
 def _solver(name: str, kind_name: str, description: str, tunable: dict):
