@@ -45,3 +45,22 @@ def model_at_truth(ds, dtype=np.float32):
     model.variables["phase"].assign(model.stored(truth.delta * k_dz).astype(dtype))
     model.variables["absorption"].assign(model.stored(truth.beta * k_dz).astype(dtype))
     return model
+
+
+def directional_derivatives(loss, variables, directions, eps: float = 1e-6) -> tuple[float, float]:
+    """(backpropagated, central-difference) derivative of ``loss()`` along ``directions`` (one array
+    per tf.Variable of ``variables``); the variables are restored afterwards."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    grads = tape.gradient(value, variables)
+    analytic = sum(float(tf.reduce_sum(g * d)) for g, d in zip(grads, directions))
+    values = []
+    for sign in (1, -1):
+        for v, d in zip(variables, directions):
+            v.assign_add(sign * eps * d)
+        values.append(float(loss()))
+        for v, d in zip(variables, directions):
+            v.assign_sub(sign * eps * d)
+    return analytic, (values[0] - values[1]) / (2 * eps)

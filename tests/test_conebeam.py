@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from cdibench import units
-from cdibench.data import cxi
+from cdibench.data import cxi, cxi_fields
 from cdibench.data.spec import spec_from_toml
 from cdibench.simulation import simulate
 
@@ -130,15 +130,15 @@ def test_simulator_equals_the_direct_spherical_wave(cone_dataset):
 def test_cxi_round_trip_stores_both_distances(cone_dataset, tmp_path):
     path = cxi.save_cxi(cone_dataset, tmp_path / "cone.cxi")
     with h5py.File(path, "r") as f:
-        assert f[f"{cxi.DETECTOR}/distance"][()] == Z2_M  # CXI: sample to detector, physical
-        assert f[f"{cxi.CDIBENCH}/focus_to_sample_m"][()] == Z1_M
-        assert f[f"{cxi.DETECTOR}/x_pixel_size"][()] == PIXEL_M
+        assert f[f"{cxi_fields.DETECTOR}/distance"][()] == Z2_M  # CXI: sample to detector, physical
+        assert f[f"{cxi_fields.CDIBENCH}/focus_to_sample_m"][()] == Z1_M
+        assert f[f"{cxi_fields.DETECTOR}/x_pixel_size"][()] == PIXEL_M
     back = cxi.load_cxi(path)
     assert back.geometry == cone_dataset.geometry  # effective distance and pixel derived on load
     again = cxi.save_cxi(back, tmp_path / "again.cxi")
     with h5py.File(path, "r") as f, h5py.File(again, "r") as g:
-        for name in (f"{cxi.DETECTOR}/distance", f"{cxi.CDIBENCH}/focus_to_sample_m",
-                     f"{cxi.CDIBENCH}/object_pixel_m", f"{cxi.DETECTOR}/x_pixel_size"):
+        for name in (f"{cxi_fields.DETECTOR}/distance", f"{cxi_fields.CDIBENCH}/focus_to_sample_m",
+                     f"{cxi_fields.CDIBENCH}/object_pixel_m", f"{cxi_fields.DETECTOR}/x_pixel_size"):
             assert f[name][()] == g[name][()], name
 
 
@@ -146,7 +146,7 @@ def test_cxi_round_trip_stores_both_distances(cone_dataset, tmp_path):
 def test_cxi_bad_focus_distance_names_the_field(cone_dataset, tmp_path, value):
     path = cxi.save_cxi(cone_dataset, tmp_path / "cone.cxi")
     with h5py.File(path, "r+") as f:
-        f[f"{cxi.CDIBENCH}/focus_to_sample_m"][()] = value
+        f[f"{cxi_fields.CDIBENCH}/focus_to_sample_m"][()] = value
     with pytest.raises(ValueError, match="entry_1/cdibench/focus_to_sample_m"):
         cxi.load_cxi(path)
 
@@ -154,7 +154,7 @@ def test_cxi_bad_focus_distance_names_the_field(cone_dataset, tmp_path, value):
 def test_cxi_object_pixel_must_be_the_effective_one(cone_dataset, tmp_path):
     path = cxi.save_cxi(cone_dataset, tmp_path / "cone.cxi")
     with h5py.File(path, "r+") as f:
-        f[f"{cxi.CDIBENCH}/object_pixel_m"][()] = PIXEL_M  # the physical pixel, not pixel / M
+        f[f"{cxi_fields.CDIBENCH}/object_pixel_m"][()] = PIXEL_M  # the physical pixel, not pixel / M
     with pytest.raises(ValueError, match="entry_1/cdibench/object_pixel_m.*effective"):
         cxi.load_cxi(path)
 
